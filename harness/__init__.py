@@ -1,0 +1,1 @@
+"""Equivalence-test harnesses: the in-sandbox runner, prompts, generation, execution, genexec, carving."""

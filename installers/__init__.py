@@ -1,0 +1,1 @@
+"""Environments (docker | local), install plans, the installation oracle, repairs, batch installs."""

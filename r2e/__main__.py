@@ -1,0 +1,3 @@
+from r2e.cli import main
+
+main()

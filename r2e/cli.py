@@ -1,0 +1,65 @@
+"""The `r2e` command line. Subcommands load lazily so `r2e --help` stays fast and import-light."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from r2e import __version__
+
+# name -> "module:attribute"; each issue's commands live in their own module.
+COMMANDS: dict[str, str] = {
+    "setup": "r2e.commands.setup_cmd:setup",
+    "repos": "r2e.commands.setup_cmd:repos",
+    "quickstart": "r2e.commands.quickstart:quickstart",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="R2E_HOME",
+    help="Workspace folder (default: $R2E_HOME or ~/.r2e).",
+)
+@click.version_option(__version__, prog_name="r2e")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """R2E: turn code repositories into executable environments for code-generating models."""
+    from r2e.workspace import Workspace
+
+    ctx.obj = Workspace(home)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        # Without standalone mode click returns the code of a command's Exit instead of exiting.
+        code = cli.main(args=argv, prog_name="r2e", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(141)
+    sys.exit(code if isinstance(code, int) else 0)

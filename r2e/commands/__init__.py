@@ -1,0 +1,1 @@
+"""Click commands, one module per stage; registered by name in r2e.cli.COMMANDS."""

@@ -1,0 +1,1 @@
+"""Repository intake: parse sources, clone or copy them into the workspace."""

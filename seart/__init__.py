@@ -1,0 +1,1 @@
+"""Repository curation from SEART GitHub Search."""
