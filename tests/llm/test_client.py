@@ -1,0 +1,84 @@
+import pytest
+
+from r2e.llm import LLMAuthError, LLMClient, LLMConfig, LLMError
+
+MESSAGES = [{"role": "user", "content": "say hi"}]
+
+
+def client_for(server, tmp_path=None, **kw) -> tuple[LLMClient, list[float]]:
+    sleeps: list[float] = []
+    cache = (tmp_path / "cache.sqlite3") if tmp_path else None
+    config = LLMConfig(model="scripted", base_url=server.base_url, cache_path=cache, backoff_seconds=0.01, **kw)
+    return LLMClient(config, sleep=sleeps.append), sleeps
+
+
+def test_chat_returns_text_and_usage(llm_server):
+    llm_server.script("hello there")
+    client, _ = client_for(llm_server)
+    result = client.chat(MESSAGES)
+    assert result.text == "hello there"
+    assert result.completion_tokens == 2 and result.prompt_tokens == 2
+    assert not result.cached
+    assert llm_server.requests[0]["messages"] == MESSAGES
+
+
+def test_retries_rate_limits_and_server_errors_then_succeeds(llm_server):
+    llm_server.script({"status": 429, "retry_after": 0}, {"status": 503}, "ok now")
+    client, sleeps = client_for(llm_server)
+    assert client.chat(MESSAGES).text == "ok now"
+    assert len(sleeps) == 2 and len(llm_server.requests) == 3
+
+
+def test_retries_are_bounded(llm_server):
+    llm_server.script(*[{"status": 500}] * 10)
+    client, sleeps = client_for(llm_server, max_retries=2)
+    with pytest.raises(LLMError, match="after 3 attempts"):
+        client.chat(MESSAGES)
+    assert len(llm_server.requests) == 3 and len(sleeps) == 2
+
+
+def test_auth_error_is_not_retried(llm_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    llm_server.script({"status": 401, "message": "bad key"}, "never reached")
+    client, sleeps = client_for(llm_server)
+    with pytest.raises(LLMAuthError) as info:
+        client.chat(MESSAGES)
+    assert len(llm_server.requests) == 1 and sleeps == []
+    assert "sk-secret-value" not in str(info.value)
+    assert llm_server.headers[0]["Authorization"] == "Bearer sk-secret-value"
+
+
+def test_bad_request_is_not_retried(llm_server):
+    llm_server.script({"status": 400, "message": "context too long"})
+    client, sleeps = client_for(llm_server)
+    with pytest.raises(LLMError, match="rejected the request"):
+        client.chat(MESSAGES)
+    assert sleeps == []
+
+
+def test_cache_answers_repeat_requests_and_can_be_off(llm_server, tmp_path):
+    llm_server.script("first", "second", "third")
+    client, _ = client_for(llm_server, tmp_path)
+    assert client.chat(MESSAGES).text == "first"
+    again = client.chat(MESSAGES)
+    assert again.text == "first" and again.cached
+    assert client.chat(MESSAGES, temperature=0.7).text == "second"  # parameters are part of the key
+    uncached, _ = client_for(llm_server)
+    assert uncached.chat(MESSAGES).text == "third"
+    assert len(llm_server.requests) == 3
+
+
+def test_config_from_options(monkeypatch, tmp_path):
+    monkeypatch.delenv("R2E_MODEL", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert LLMConfig.from_env_and_options() is None
+    cfg = LLMConfig.from_env_and_options(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path)
+    assert cfg.cache_path == tmp_path / "llm-cache.sqlite3"
+    assert LLMConfig.from_env_and_options(model="m", cache_dir=tmp_path, no_cache=True).cache_path is None
+    from r2e.errors import R2EUsageError
+
+    with pytest.raises(R2EUsageError, match="ftp://x"):
+        LLMConfig.from_env_and_options(model="m", base_url="ftp://x")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(R2EUsageError, match="OPENAI_API_KEY"):
+        LLMConfig(model="m").api_key()
