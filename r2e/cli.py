@@ -14,6 +14,10 @@ COMMANDS: dict[str, str] = {
     "setup": "r2e.commands.setup_cmd:setup",
     "repos": "r2e.commands.setup_cmd:repos",
     "quickstart": "r2e.commands.quickstart:quickstart",
+    "execute": "r2e.commands.harness_cmds:execute",
+    "generate": "r2e.commands.harness_cmds:generate",
+    "genexec": "r2e.commands.harness_cmds:genexec",
+    "export": "r2e.commands.harness_cmds:export",
 }
 
 

@@ -1,0 +1,89 @@
+"""Run a function's harness in an Environment through the runner, and keep the result per function."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from installers.environment import Environment
+from harness.records import FunctionRecord
+
+RUNNER = Path(__file__).with_name("runner.py")
+
+# Status of one execution: valid | invalid (ran, judged not valid) | timeout | crashed (no result).
+RETRY_STATUSES = ("timeout", "crashed")
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    per_test_timeout: float = 30.0
+    run_timeout: float = 120.0  # per run of the runner's child; the runner runs twice
+    runs: int = 2
+
+    @property
+    def task_timeout(self) -> float:
+        """The outer bound for the whole runner process in the environment."""
+        return self.run_timeout * self.runs + 60
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def execute_harness(env: Environment, record: FunctionRecord, test_code: str, opts: ExecOptions,
+                    candidate_code: str | None = None) -> dict:
+    """Run `test_code` against the function inside `env`; never raises for a bad test.
+
+    Returns the runner's JSON plus `status`, `test_sha256` and `exec` (the outer command's facts).
+    """
+    remote = f"/tmp/r2e-harness-{uuid.uuid4().hex}"
+    spec = {
+        "repo_root": env.workdir, "path": record.path, "name": record.name, "class_name": record.class_name,
+        "start_line": record.start_line, "end_line": record.end_line,
+        "test_file": f"{remote}/test_harness.py",
+        "candidate_file": f"{remote}/candidate.py" if candidate_code is not None else None,
+        "per_test_timeout": opts.per_test_timeout, "run_timeout": opts.run_timeout, "runs": opts.runs,
+        "max_captures": 50,
+    }
+    base = {"function": record.id, "test_sha256": sha256(test_code)}
+    with tempfile.TemporaryDirectory(prefix="r2e-exec-") as tmp:
+        local = Path(tmp) / "in"
+        local.mkdir()
+        (local / "runner.py").write_text(RUNNER.read_text())
+        (local / "test_harness.py").write_text(test_code)
+        (local / "spec.json").write_text(json.dumps(spec))
+        if candidate_code is not None:
+            (local / "candidate.py").write_text(candidate_code)
+        try:
+            env.copy_to(local, remote)
+            res = env.execute(f"{env.python} {remote}/runner.py {remote}/spec.json {remote}/out.json",
+                              timeout=opts.task_timeout)
+            out = Path(tmp) / "out.json"
+            try:
+                env.copy_from(f"{remote}/out.json", out)
+                result = json.loads(out.read_text())
+            except (OSError, ValueError, KeyError) as exc:
+                result = None
+                copy_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            env.execute(f"rm -rf {remote}", timeout=60)
+    exec_info = {"exit_code": res.exit_code, "timed_out": res.timed_out, "duration": round(res.duration, 3)}
+    if result is None:
+        status = "timeout" if res.timed_out else "crashed"
+        return {**base, "status": status, "valid": False, "exec": exec_info,
+                "reasons": [f"the runner produced no result ({copy_error})"], "output": res.output[-4000:],
+                "counts": None, "coverage": None}
+    if result.get("timed_out") and not result.get("valid"):
+        status = "timeout"
+    else:
+        status = "valid" if result.get("valid") else "invalid"
+    return {**base, "status": status, **result, "exec": exec_info}
+
+
+def branch_coverage(result: dict | None) -> float | None:
+    cov = (result or {}).get("coverage") or {}
+    return cov.get("branch_coverage")

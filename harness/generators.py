@@ -1,0 +1,76 @@
+"""Where harnesses come from: an LLM, or the deterministic offline generator shipped with r2e."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from string import Template
+
+from harness.prompting import extract_code, feedback_message, initial_messages
+from harness.records import FunctionRecord
+
+
+@dataclass
+class Generated:
+    tests: list[str]  # one test file per sample
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    chat: list[dict] = field(default_factory=list)  # messages + replies, for --save-chat
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The previous round for one function: its test and its execution result."""
+
+    test: str
+    result: dict
+
+
+class OfflineGenerator:
+    """Builds a harness from the function's signature at run time: a seeded pool of inputs, each
+    case compared with the reference. Later rounds use a new seed and more cases."""
+
+    name = "offline"
+    base_cases = 300
+
+    def generate(self, record: FunctionRecord, previous: Attempt | None, round_no: int) -> Generated:
+        data = resources.files("harness") / "data"
+        kind = "method" if record.class_name else "function"
+        body = Template((data / f"offline_{kind}_body.tmpl").read_text()).substitute(
+            name=record.name, class_name=record.class_name or "")
+        target = record.class_name or record.name
+        test = Template((data / "offline_harness.py.tmpl").read_text()).substitute(
+            qualname=record.qualname, seed=1000 + round_no, cases=self.base_cases * round_no,
+            module=record.module, imports=f"{target}, reference_{target}", body=body.rstrip("\n"))
+        return Generated([test])
+
+
+class LLMGenerator:
+    """Asks a chat model; in later rounds the conversation continues with feedback on the last test."""
+
+    name = "llm"
+
+    def __init__(self, client, n: int = 1, temperature: float = 0.0, max_tokens: int | None = None):
+        self.client, self.n, self.temperature, self.max_tokens = client, n, temperature, max_tokens
+
+    def messages(self, record: FunctionRecord, previous: Attempt | None) -> list[dict]:
+        messages = initial_messages(record)
+        if previous is not None:
+            messages += [{"role": "assistant", "content": f"```python\n{previous.test}```"},
+                         {"role": "user", "content": feedback_message(record, previous.result)}]
+        return messages
+
+    def generate(self, record: FunctionRecord, previous: Attempt | None, round_no: int) -> Generated:
+        from r2e.llm import LLMError
+
+        messages = self.messages(record, previous)
+        temperature = self.temperature if self.n == 1 else max(self.temperature, 0.7)
+        try:
+            reply = self.client.chat(messages, n=self.n, temperature=temperature, max_tokens=self.max_tokens)
+        except LLMError as exc:
+            return Generated([], chat=messages, error=str(exc))
+        chat = messages + [{"role": "assistant", "content": t} for t in reply.texts]
+        return Generated([extract_code(t) for t in reply.texts], reply.prompt_tokens, reply.completion_tokens,
+                         reply.cached, chat)

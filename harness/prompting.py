@@ -1,0 +1,71 @@
+"""Prompts are template files under harness/prompts/ ($-placeholders); this module only fills them."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from string import Template
+
+from harness.annotate import annotate_uncovered
+from harness.records import FunctionRecord
+
+ERROR_LIMIT = 3000
+_CODE_BLOCK = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def template(name: str) -> Template:
+    return Template((resources.files("harness") / "prompts" / f"{name}.txt").read_text(encoding="utf-8"))
+
+
+def names(record: FunctionRecord) -> dict[str, str]:
+    target = record.class_name or record.name
+    return {"qualname": record.qualname, "path": record.path, "repo": record.repo, "module": record.module,
+            "target_name": target, "reference_name": f"reference_{target}",
+            "test_class": "".join(p.capitalize() for p in record.qualname.replace(".", "_").split("_")) or "Function"}
+
+
+def starter_code(record: FunctionRecord) -> str:
+    return template("starter").substitute(names(record))
+
+
+def initial_messages(record: FunctionRecord) -> list[dict]:
+    user = template("generate").substitute(
+        names(record), context=record.context or "# (no dependencies)", code=record.code,
+        starter=starter_code(record))
+    return [{"role": "system", "content": template("system").substitute()},
+            {"role": "user", "content": user}]
+
+
+def feedback_message(record: FunctionRecord, result: dict) -> str:
+    """What to tell the model about its last test: timeout, errors, or the uncovered branches."""
+    status = result.get("status")
+    if status == "timeout":
+        detail = "; ".join(result.get("reasons") or []) or "timed out"
+        return template("feedback_timeout").substitute(names(record), detail=detail)
+    if status == "valid":
+        cov = result.get("coverage") or {}
+        total, covered = cov.get("num_branches", 0), cov.get("covered_branches", 0)
+        return template("feedback_coverage").substitute(
+            names(record), covered=covered, total=total,
+            percent=round(100 * covered / total) if total else 100,
+            annotated=annotate_uncovered(record, cov))
+    return template("feedback_invalid").substitute(names(record), errors=trimmed_errors(result))
+
+
+def trimmed_errors(result: dict) -> str:
+    parts = list(result.get("reasons") or [])
+    if result.get("load_error"):
+        parts.append(result["load_error"])
+    for test in result.get("tests") or []:
+        if test.get("outcome") not in ("passed", "skipped"):
+            parts.append(f"{test['id']}: {test['outcome']}\n{test.get('message', '')}")
+    if not parts and result.get("output"):
+        parts.append(result["output"])
+    text = "\n".join(parts)
+    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT // 3] + "\n...\n" + text[-2 * ERROR_LIMIT // 3:]
+
+
+def extract_code(reply: str) -> str:
+    """The test file in a reply: the longest ```python block, else the whole reply."""
+    blocks = _CODE_BLOCK.findall(reply or "")
+    return (max(blocks, key=len) if blocks else (reply or "")).strip() + "\n"

@@ -1,0 +1,196 @@
+"""`r2e execute`, `r2e generate`, `r2e genexec`, `r2e export`: equivalence harnesses (issue 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from r2e.errors import R2EError, R2EUsageError
+from r2e.workspace import Workspace
+
+
+def _common(fn):
+    fn = click.option("--id", "ids", multiple=True, help="Only this function id (repeatable).")(fn)
+    fn = click.option("--repo", "repos", multiple=True, help="Only functions of this repo id (repeatable).")(fn)
+    fn = click.option("-e", "--exp", "exp", required=True, help="Experiment name.")(fn)
+    return fn
+
+
+def _exec_options(fn):
+    fn = click.option("--timeout-per-test", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                      help="Seconds one test may run before it counts as timed out.")(fn)
+    fn = click.option("--timeout-per-task", type=click.FloatRange(min=1.0), default=300.0, show_default=True,
+                      help="Seconds for one function's whole execution (both runs).")(fn)
+    fn = click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
+                      help="Where tests run: a container of the repo's image, or the host (local venv).")(fn)
+    fn = click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Functions executed (and requests sent) concurrently.")(fn)
+    return fn
+
+
+def _llm_options(fn):
+    fn = click.option("--save-chat", is_flag=True, help="Keep each function's messages and replies.")(fn)
+    fn = click.option("--temperature", type=click.FloatRange(min=0.0, max=2.0), default=0.0, show_default=True)(fn)
+    fn = click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Samples per request; the best executed sample is kept.")(fn)
+    fn = click.option("--no-cache", is_flag=True, help="Do not read or write the LLM request cache.")(fn)
+    fn = click.option("--base-url", default=None, help="OpenAI-compatible endpoint (vLLM, Ollama, OpenRouter...).")(fn)
+    fn = click.option("--model", default=None, help="Model name (default: $R2E_MODEL). Key from $OPENAI_API_KEY.")(fn)
+    fn = click.option("--generator", type=click.Choice(["auto", "llm", "offline"]), default="auto", show_default=True,
+                      help="auto: the LLM when one is configured, else the deterministic offline generator.")(fn)
+    return fn
+
+
+def exec_options(timeout_per_task: float, timeout_per_test: float):
+    from harness.execute import ExecOptions
+
+    runs = 2
+    return ExecOptions(per_test_timeout=timeout_per_test, run_timeout=max(1.0, (timeout_per_task - 10) / runs), runs=runs)
+
+
+def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n: int, temperature: float):
+    from harness.generators import LLMGenerator, OfflineGenerator
+    from r2e.llm import LLMClient, LLMConfig
+
+    config = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache,
+                                            cache_dir=ws.cache_dir("llm"))
+    if kind == "offline" or (kind == "auto" and config is None):
+        return OfflineGenerator()
+    if config is None:
+        raise R2EUsageError("--generator llm needs a model: give --model or set $R2E_MODEL")
+    config.api_key()  # fail now, in one line, when no key can be used
+    return LLMGenerator(LLMClient(config), n=n, temperature=temperature)
+
+
+def _records(ws: Workspace, exp: str, repos, ids):
+    from harness.records import load_functions
+
+    ws.repos_of(exp, list(repos) or None)  # validates the experiment and repo ids
+    records = load_functions(ws, exp, repos=list(repos) or None, ids=list(ids) or None)
+    if not records:
+        raise R2EError(f"experiment '{exp}' has no extracted Python functions to work on")
+    return records
+
+
+@click.command()
+@_common
+@_exec_options
+@click.option("--overwrite", is_flag=True, help="Re-run functions that already have a result for their test.")
+@click.pass_obj
+def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, timeout_per_test, overwrite):
+    """Run each function's current test (tests/<function>/test.py) and record validity and coverage."""
+    from harness.batch import execute_experiment
+
+    records = _records(ws, exp, repos, ids)
+    opts = exec_options(timeout_per_task, timeout_per_test)
+
+    def report(outcome):
+        cov = ((outcome.result or {}).get("coverage") or {}).get("branch_coverage")
+        cov_text = f" branch coverage {cov:.0%}" if isinstance(cov, (int, float)) else ""
+        reasons = (outcome.result or {}).get("reasons") or []
+        click.echo(f"{outcome.status:8} {outcome.function}{cov_text}" + (f"  ({reasons[0]})" if reasons and outcome.status != "valid" else ""))
+
+    outcomes = execute_experiment(ws, exp, records, backend, jobs, opts, overwrite=overwrite, report=report)
+    tally: dict[str, int] = {}
+    for o in outcomes:
+        tally[o.status] = tally.get(o.status, 0) + 1
+    click.echo("execute: " + ", ".join(f"{v} {k}" for k, v in sorted(tally.items())))
+    if tally.get("crashed") or tally.get("timeout"):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@_common
+@_llm_options
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=4, show_default=True, help="Concurrent requests.")
+@click.option("--overwrite", is_flag=True, help="Regenerate functions that already have a test.")
+@click.pass_obj
+def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cache, n, temperature, save_chat,
+             jobs, overwrite):
+    """Generate an equivalence test per function (tests/<function>/test.py), with token usage."""
+    from harness.batch import TEST_FILE
+    from harness.folders import function_dir
+    from r2e.fsio import atomic_write_json, atomic_write_text
+    from r2e.pool import run_pool
+
+    records = _records(ws, exp, repos, ids)
+    gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature)
+    todo = [r for r in records if overwrite or not (function_dir(ws, exp, r.id) / TEST_FILE).exists()]
+    totals = {"prompt": 0, "completion": 0, "failed": 0, "written": 0}
+    auth = []
+
+    def work(record):
+        return gen.generate(record, None, 1)
+
+    def done(record, generated, error):
+        folder = function_dir(ws, exp, record.id)
+        if error is not None or not generated.tests:
+            if type(error).__name__ == "LLMAuthError":
+                auth.append(error)
+            totals["failed"] += 1
+            click.echo(f"failed   {record.id}: {error or generated.error}")
+            return
+        atomic_write_text(folder / TEST_FILE, generated.tests[0])
+        for i, extra in enumerate(generated.tests[1:], start=1):
+            atomic_write_text(folder / f"test_sample{i}.py", extra)
+        usage = {"generator": gen.name, "samples": len(generated.tests), "prompt_tokens": generated.prompt_tokens,
+                 "completion_tokens": generated.completion_tokens, "cached": generated.cached}
+        atomic_write_json(folder / "generation.json", usage)
+        if save_chat and generated.chat:
+            atomic_write_json(folder / "chat.json", generated.chat)
+        totals["prompt"] += generated.prompt_tokens
+        totals["completion"] += generated.completion_tokens
+        totals["written"] += 1
+        click.echo(f"written  {record.id} ({generated.prompt_tokens}+{generated.completion_tokens} tokens)")
+
+    run_pool(work, todo, workers=jobs if gen.name == "llm" else 1, on_done=done)
+    click.echo(f"generate: {totals['written']} written, {len(records) - len(todo)} already had a test, "
+               f"{totals['failed']} failed; tokens {totals['prompt']} prompt + {totals['completion']} completion")
+    if auth:
+        raise R2EError(str(auth[0]))
+    if totals["failed"]:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@_common
+@click.option("-k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Rounds at most.")
+@click.option("--min-valid", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
+              help="Stop when this fraction of ALL functions is done.")
+@click.option("--min-cov", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
+              help="Branch coverage a valid suite needs to be done.")
+@_llm_options
+@_exec_options
+@click.pass_obj
+def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, generator, model, base_url, no_cache, n,
+            temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test):
+    """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
+    from harness.genexec import GENEXEC_FILE, LoopOptions, run_genexec
+
+    records = _records(ws, exp, repos, ids)
+    gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature)
+    opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
+                       exec=exec_options(timeout_per_task, timeout_per_test))
+    click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}")
+    doc = run_genexec(ws, exp, records, gen, opts, echo=click.echo)
+    s = doc["summary"]
+    click.echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} done (branch coverage >= {min_cov}) "
+               f"after {s['rounds']} round(s) [{doc['stop_reason']}]; tokens {s['prompt_tokens']}+"
+               f"{s['completion_tokens']}; see {ws.experiment_dir(exp) / GENEXEC_FILE}")
+
+
+@click.command()
+@click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="JSONL file to write.")
+@click.option("--min-cov", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Only functions whose final branch coverage reaches this.")
+@click.pass_obj
+def export(ws: Workspace, exp, output, min_cov):
+    """Write the dataset: one problem per valid function, JSONL loadable by HF datasets."""
+    from harness.export import export_dataset
+    from harness.records import load_functions
+
+    ws.load_manifest(exp)
+    count = export_dataset(ws, exp, load_functions(ws, exp), Path(output), min_cov)
+    click.echo(f"export: {count} problems written to {output}")
