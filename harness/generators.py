@@ -63,12 +63,14 @@ class LLMGenerator:
         return messages
 
     def generate(self, record: FunctionRecord, previous: Attempt | None, round_no: int) -> Generated:
-        from r2e.llm import LLMError
+        from r2e.llm import LLMAuthError, LLMError
 
         messages = self.messages(record, previous)
         temperature = self.temperature if self.n == 1 else max(self.temperature, 0.7)
         try:
             reply = self.client.chat(messages, n=self.n, temperature=temperature, max_tokens=self.max_tokens)
+        except LLMAuthError:
+            raise  # retrying other functions cannot help: the loop stops
         except LLMError as exc:
             return Generated([], chat=messages, error=str(exc))
         chat = messages + [{"role": "assistant", "content": t} for t in reply.texts]

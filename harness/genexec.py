@@ -100,8 +100,11 @@ def run_genexec(ws: Workspace, exp: str, records: list[FunctionRecord], generato
             if error is not None:
                 if type(error).__name__ == "LLMAuthError":
                     auth_error = error
-                entry.update(status="crashed", valid=False, reasons=[f"{type(error).__name__}: {error}"])
-                stats["crashed_or_timeout"] += 1
+                    entry.update(status="generation-failed", valid=False, reasons=[str(error)])
+                    stats["generation_failed"] += 1
+                else:
+                    entry.update(status="crashed", valid=False, reasons=[f"{type(error).__name__}: {error}"])
+                    stats["crashed_or_timeout"] += 1
                 state.history.append(entry)
                 return
             generated, results = value

@@ -1,0 +1,93 @@
+"""`r2e execute` over a real LocalEnvironment, and the uncovered-branch annotation."""
+
+from __future__ import annotations
+
+import json
+
+import harness.batch
+from harness.annotate import annotate_uncovered
+from harness.folders import function_folder
+from harness.records import FunctionRecord
+from tests.harness.fixtures import MOD, run_runner, make_fixture_repo
+from tests.harness.test_runner import CLASSIFY_TEST
+
+HANGING_TEST = """
+import unittest
+from pkg.mod import slow, reference_slow
+
+class T(unittest.TestCase):
+    def test_hangs(self):
+        self.assertEqual(slow(-1), reference_slow(-1))
+"""
+
+
+def write_test(home, exp, record, code):
+    folder = home / "experiments" / exp / "tests" / function_folder(record["id"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test.py").write_text(code)
+    return folder
+
+
+def test_execute_per_function_folders_one_env_per_repo_and_resume(r2e_home, cli, fixture_exp, monkeypatch):
+    repo_id, recs = fixture_exp(keep=lambda r: r["name"] in ("classify", "total", "slow", "noisy"))
+    good = write_test(r2e_home, "x", recs["classify"], CLASSIFY_TEST.format(inputs="[5, -3]"))
+    bad = write_test(r2e_home, "x", recs["total"], "from pkg.mod import total\n\ndef test_wrong():\n    assert total([1]) == 2\n")
+    hang = write_test(r2e_home, "x", recs["slow"], HANGING_TEST)
+    opened = []
+    real_open = harness.batch.open_environment
+    monkeypatch.setattr(harness.batch, "open_environment", lambda *a: opened.append(a[2].id) or real_open(*a))
+
+    result = cli("execute", "-e", "x", "--backend", "local", "-j", "2", "--timeout-per-test", "1")
+    assert result.exit_code == 0, result.output  # invalid tests are results, not crashes
+    assert opened == [repo_id]  # one environment for the repo, not one per function
+    good_result = json.loads((good / "result.json").read_text())
+    assert good_result["status"] == "valid" and good_result["valid"]
+    assert good_result["coverage"]["covered_branches"] == 3 and good_result["coverage"]["num_branches"] == 4
+    bad_result = json.loads((bad / "result.json").read_text())
+    assert bad_result["status"] == "invalid" and bad_result["counts"]["failed"] == 1
+    hang_result = json.loads((hang / "result.json").read_text())
+    assert hang_result["tests"][0]["outcome"] == "timeout" and not hang_result["valid"]
+    assert "no-test" in result.output  # noisy has no test: reported, not an error
+
+    # resumable: unchanged tests are not run again; a changed test is
+    before = (good / "result.json").stat().st_mtime_ns
+    (bad / "test.py").write_text("from pkg.mod import total, reference_total\n\ndef test_ok():\n"
+                                 "    assert total([1, 2]) == reference_total([1, 2])\n")
+    again = cli("execute", "-e", "x", "--backend", "local", "--timeout-per-test", "1")
+    assert again.exit_code == 0, again.output
+    assert (good / "result.json").stat().st_mtime_ns == before
+    assert "reused" in again.output
+    assert json.loads((bad / "result.json").read_text())["status"] == "valid"
+
+
+def test_execute_reports_an_environment_failure_per_function(r2e_home, cli, fixture_exp):
+    fixture_exp(keep=lambda r: r["name"] == "classify")
+    recs_path = r2e_home / "experiments" / "x" / "extracted.jsonl"
+    record = json.loads(recs_path.read_text().splitlines()[0])
+    write_test(r2e_home, "x", record, CLASSIFY_TEST.format(inputs="[1]"))
+    result = cli("execute", "-e", "x")  # docker backend without a built image
+    assert result.exit_code == 1
+    assert "crashed" in result.output and "r2e build" in result.output
+
+
+def test_execute_bad_experiment_is_one_line_error(r2e_home, cli):
+    result = cli("execute", "-e", "nope", "--backend", "local")
+    assert result.exit_code == 1
+    assert "experiment 'nope' not found" in result.output
+
+
+def test_annotation_marks_the_right_lines(tmp_path):
+    repo = make_fixture_repo(tmp_path / "repo")
+    result = run_runner(tmp_path, repo, "classify", CLASSIFY_TEST.format(inputs="[5]"))
+    lines = MOD.splitlines()
+    record = FunctionRecord(id="r/pkg/mod.py::classify", repo="r", path="pkg/mod.py", name="classify",
+                            class_name=None, start_line=9, end_line=15, code="\n".join(lines[8:15]) + "\n")
+    text = annotate_uncovered(record, result["coverage"])
+    by_line = {int(row.split("|")[0]): row for row in text.splitlines()}
+    assert set(by_line) == set(range(9, 16))
+    for n, row in by_line.items():  # each number is the file's own line
+        assert row.split(" | ", 1)[1].startswith(lines[n - 1]), row
+    assert "NOT COVERED: never went to line 13" in by_line[11]
+    assert by_line[11].split(" | ", 1)[1].startswith("    if x > 0:")
+    assert "NOT EXECUTED" in by_line[13] and "NOT EXECUTED" in by_line[15]
+    assert "NOT" not in by_line[12] and "NOT" not in by_line[9]

@@ -1,0 +1,146 @@
+"""The genexec loop against a scripted OpenAI-compatible server over the real runner in a local venv."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.harness.test_runner import CLASSIFY_TEST
+
+BROKEN = "```python\nfrom pkg.mod import classify, reference_classify\n\ndef test_guess():\n    assert classify(5) == 11\n```"
+LOW = f"Here you go:\n```python\n{CLASSIFY_TEST.format(inputs='[5]')}```"
+GOOD = f"```python\n{CLASSIFY_TEST.format(inputs='[5, -3, 0]')}```"
+LOOP = ("genexec", "-e", "x", "--backend", "local", "--model", "scripted", "--timeout-per-test", "5")
+
+
+def read_doc(home):
+    return json.loads((home / "experiments" / "x" / "genexec.json").read_text())
+
+
+def test_loop_broken_then_low_coverage_then_good(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] == "classify")
+    llm_server.script(BROKEN, LOW, GOOD)
+    result = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "5", "--min-cov", "1.0", "--min-valid", "1.0",
+                 "--save-chat")
+    assert result.exit_code == 0, result.output
+    doc = read_doc(r2e_home)
+    (entry,) = doc["functions"].values()
+    history = entry["history"]
+    assert [h["status"] for h in history] == ["invalid", "valid", "valid"]
+    assert [h["covered_branches"] for h in history] == [None, 1, 4] or [h["covered_branches"] for h in history][1:] == [1, 4]
+    assert entry["valid"] and entry["done"] and entry["branch_coverage"] == 1.0
+    assert "[5, -3, 0]" in entry["test"]
+    assert len(doc["rounds"]) == 3 and doc["rounds"][-1]["done_fraction"] == 1.0
+    assert "done fraction reached" in doc["stop_reason"]
+    assert len(llm_server.requests) == 3  # stopped as soon as done: no 4th request
+
+    # round 2 got the trimmed errors of the broken test; round 3 the annotated uncovered branches
+    round2 = llm_server.requests[1]["messages"]
+    assert round2[-2]["role"] == "assistant" and "classify(5) == 11" in round2[-2]["content"]
+    assert "not valid" in round2[-1]["content"] and "AssertionError" in round2[-1]["content"]
+    round3 = llm_server.requests[2]["messages"][-1]["content"]
+    assert "covers only 1 of 4 branches" in round3
+    assert "11 |     if x > 0:  # NOT COVERED: never went to line 13" in round3
+    # the prompt carries the rules, the function and starter code importing its reference
+    first = llm_server.requests[0]["messages"][1]["content"]
+    assert "from pkg.mod import classify, reference_classify" in first and "assertRaises" in first
+    # token usage per function and in total, as the server reported it
+    assert entry["tokens"]["completion"] == sum(len(t.split()) for t in (BROKEN, LOW, GOOD))
+    assert doc["summary"]["completion_tokens"] == entry["tokens"]["completion"]
+    assert entry["tokens"]["prompt"] > 0
+    folder = r2e_home / "experiments" / "x" / "tests" / entry["folder"]
+    assert (folder / "test.py").read_text() == entry["test"]
+    assert json.loads((folder / "result.json").read_text())["valid"]
+    assert (folder / "chat_round3.json").exists()
+    assert "round 3:" in result.output and "done 1/1 (100%)" in result.output
+
+
+def test_early_stop_keeps_a_final_result_for_every_function(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+
+    def reply(body):
+        prompt = body["messages"][1]["content"]
+        return GOOD if "`classify`" in prompt else "I cannot write this test."
+
+    llm_server.default = reply
+    result = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "3", "--min-valid", "0.5")
+    assert result.exit_code == 0, result.output  # stopping early never crashes
+    doc = read_doc(r2e_home)
+    assert len(doc["rounds"]) == 1 and doc["rounds"][0]["done_fraction"] == 0.5
+    statuses = {fid.rsplit("::", 1)[1]: f["status"] for fid, f in doc["functions"].items()}
+    assert statuses == {"classify": "valid", "total": "invalid"}
+    total = next(f for fid, f in doc["functions"].items() if fid.endswith("::total"))
+    assert not total["valid"] and total["history"] and total["history"][0]["reasons"]
+
+
+def test_failed_generation_and_crashes_stay_in_the_worklist(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] == "classify")
+    llm_server.script({"status": 400, "message": "bad request"}, GOOD)
+    result = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "3", "--min-cov", "1.0")
+    assert result.exit_code == 0, result.output
+    (entry,) = read_doc(r2e_home)["functions"].values()
+    assert [h["status"] for h in entry["history"]] == ["generation-failed", "valid"]
+    assert entry["done"]
+
+
+def test_no_cap_on_functions_and_done_fraction_over_all(r2e_home, cli, fixture_exp):
+    # the offline generator, 25 functions (more than the original's debug cap of 15)
+    many = "".join(f"def f{i}(x):\n    \"\"\"Doc.\"\"\"\n    if x > {i}:\n        return x - {i}\n    return {i}\n\n\n"
+                   for i in range(20))
+    repo_id, recs = fixture_exp(extra={"pkg/many.py": many})
+    recs = list(recs.values())
+    assert len(recs) == 25
+    result = cli("genexec", "-e", "x", "--backend", "local", "-k", "2", "--min-valid", "1.0",
+                 "--timeout-per-test", "2", "--timeout-per-task", "40")
+    doc = read_doc(r2e_home)
+    assert set(doc["functions"]) == {r["id"] for r in recs}
+    assert doc["generator"] == "offline"
+    done = sum(f["done"] for f in doc["functions"].values())
+    assert doc["rounds"][-1]["done_fraction"] == round(done / len(recs), 4)
+    slow = next(f for fid, f in doc["functions"].items() if fid.endswith("::slow"))
+    assert not slow["valid"]  # slow(-1) never finishes: a timeout, never done, still has a result
+    assert len(doc["rounds"]) == 2  # not everything can be done, so all k rounds ran
+    assert result.exit_code == 0, result.output
+
+
+def test_auth_error_stops_with_one_line_and_keeps_results(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] == "classify")
+    llm_server.script({"status": 401, "message": "invalid api key"})
+    result = cli(*LOOP, "--base-url", llm_server.base_url)
+    assert result.exit_code == 1
+    assert "authentication failed" in result.output
+    assert len(llm_server.requests) == 1  # no retry on auth errors
+    (entry,) = read_doc(r2e_home)["functions"].values()
+    assert entry["history"][0]["status"] == "generation-failed"
+
+
+def test_generate_writes_tests_and_usage(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    llm_server.default = lambda body: GOOD
+    result = cli("generate", "-e", "x", "--model", "scripted", "--base-url", llm_server.base_url, "-j", "2",
+                 "--n", "2")
+    assert result.exit_code == 0, result.output
+    tests = sorted((r2e_home / "experiments" / "x" / "tests").iterdir())
+    assert len(tests) == 2
+    for folder in tests:
+        assert "reference_classify" in (folder / "test.py").read_text()
+        assert (folder / "test_sample1.py").exists()
+        usage = json.loads((folder / "generation.json").read_text())
+        assert usage["samples"] == 2 and usage["completion_tokens"] > 0
+    assert all(r["n"] == 2 for r in llm_server.requests)
+    # the cache answers a repeated request; --overwrite regenerates
+    again = cli("generate", "-e", "x", "--model", "scripted", "--base-url", llm_server.base_url, "--n", "2",
+                "--overwrite")
+    assert again.exit_code == 0 and len(llm_server.requests) == 2
+
+
+def test_generate_llm_without_model_is_a_usage_error(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] == "classify")
+    result = cli("generate", "-e", "x", "--generator", "llm")
+    assert result.exit_code == 2 and "--model" in result.output
+
+
+@pytest.mark.parametrize("bad", [("--min-cov", "1.5"), ("-k", "0")])
+def test_bad_options_exit_2(r2e_home, cli, bad):
+    assert cli("genexec", "-e", "x", *bad).exit_code == 2
