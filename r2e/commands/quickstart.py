@@ -25,9 +25,24 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
     return all(o.status != "failed" for o in outcomes)
 
 
+def stage_genexec(ws: Workspace, exp: str) -> bool:
+    from harness.stage import stage_genexec as run
+
+    return run(ws, exp)
+
+
+def stage_export(ws: Workspace, exp: str) -> bool:
+    from harness.stage import stage_export as run
+
+    return run(ws, exp)
+
+
 # Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
+# genexec and export must come after the extract (issue 4) and build (issue 6) stages.
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
+    ("genexec", stage_genexec),
+    ("export", stage_export),
 ]
 
 
