@@ -358,7 +358,9 @@ def child_main(spec_path, out_path):
     for entry in (repo_root, import_root):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    os.chdir(repo_root)
+    # The tests' working folder is the runner's scratch folder: files they write never land in the
+    # checkout, which later functions of the same repo (same container) still use.
+    os.chdir(os.path.dirname(os.path.abspath(spec_path)))
 
     cov = None
     try:
