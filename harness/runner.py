@@ -298,7 +298,8 @@ def function_coverage(cov, spec, module_file):
         return {"source": "none", "error": "coverage has no data for %s" % module_file}
     qualname = ("%s.%s" % (spec["class_name"], spec["name"])) if spec.get("class_name") else spec["name"]
     region = (data.get("functions") or {}).get(qualname)
-    if region is not None and region.get("start_line", spec.get("start_line")) == spec.get("start_line", region.get("start_line")):
+    start = region.get("start_line") if region else None  # coverage < 7.13.1 has no start_line
+    if region is not None and (start is None or spec["start_line"] <= start <= spec["end_line"]):
         out = _region_summary(region)
         out["source"] = "coverage-functions"
         return out

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +234,37 @@ def test_candidate_mode_detects_a_wrong_candidate(tmp_path, repo):
     right.write_text("def classify(x):\n    return SCALE if x > 0 else (-SCALE if x < 0 else 0)\n")
     result = run_runner(tmp_path, repo, "classify", test, candidate_file=str(right))
     assert result["valid"], result["reasons"]
+
+
+def test_line_range_fallback_agrees_with_coverage_functions(tmp_path, repo):
+    """For coverage versions without per-function regions the runner filters file data by line span."""
+    from harness.runner import _range_summary, _region_summary
+    from tests.harness.fixtures import SPANS
+
+    driver = "from pkg.mod import classify, Counter\nfor x in [5, 0]: classify(x)\nCounter().add(2)\n"
+    script = tmp_path / "driver.py"
+    script.write_text(driver)
+    data = tmp_path / ".cov"
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    subprocess.run([sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}",
+                    f"--include={repo}/pkg/mod.py", str(script)], check=True, cwd=repo, env=env)
+    out = tmp_path / "c.json"
+    subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", str(out)],
+                   check=True, cwd=repo, env=env, capture_output=True)
+    (file_data,) = json.loads(out.read_text())["files"].values()
+    for qual in ("classify", "Counter.add"):
+        start, end = SPANS[qual]
+        by_range = _range_summary(file_data, {"start_line": start, "end_line": end})
+        by_region = _region_summary(file_data["functions"][qual])
+        for key in ("num_branches", "covered_branches", "num_statements", "covered_lines", "missing_branches"):
+            assert by_range[key] == by_region[key], (qual, key)
+
+
+PY38 = Path("/root/.pyenv/versions/3.8.18/bin/python3.8")
+
+
+@pytest.mark.skipif(not PY38.exists(), reason="no Python 3.8 interpreter on this machine")
+def test_runner_runs_on_python_38_without_coverage(tmp_path, repo):
+    result = run_runner(tmp_path, repo, "classify", CLASSIFY_TEST.format(inputs="[5, -3]"), python=str(PY38))
+    assert result["valid"], result["reasons"]
+    assert result["coverage"]["source"] == "none" and "coverage unavailable" in result["coverage"]["error"]
