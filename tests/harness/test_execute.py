@@ -103,3 +103,23 @@ def test_generate_offline_then_execute_as_real_processes(r2e_home, fixture_exp, 
     assert ex.stdout.count("valid ") == 2 and "execute: 2 valid" in ex.stdout
     bad = run_r2e("execute", "-e", "x", "--backend", "nowhere")
     assert bad.returncode == 2 and "nowhere" in bad.stderr
+
+
+def test_execution_brings_coverage_into_a_venv_without_it(tmp_path):
+    import subprocess
+    import sys
+
+    from harness.execute import ExecOptions, execute_harness
+    from installers.local_env import LocalEnvironment
+
+    repo = make_fixture_repo(tmp_path / "repo")
+    venv = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = LocalEnvironment(repo, venv)
+    assert not env.execute(f"{env.python} -c 'import coverage'").ok
+    lines = MOD.splitlines()
+    record = FunctionRecord(id="r/pkg/mod.py::classify", repo="r", path="pkg/mod.py", name="classify",
+                            class_name=None, start_line=9, end_line=15, code="\n".join(lines[8:15]) + "\n")
+    result = execute_harness(env, record, CLASSIFY_TEST.format(inputs="[5, -3]"), ExecOptions(run_timeout=60))
+    assert result["status"] == "valid", result
+    assert result["coverage"]["source"] == "coverage-functions" and result["coverage"]["covered_branches"] == 3
