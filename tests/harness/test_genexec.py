@@ -147,3 +147,13 @@ def test_generate_llm_without_model_is_a_usage_error(r2e_home, cli, fixture_exp,
 @pytest.mark.parametrize("bad", [("--min-cov", "1.5"), ("-k", "0")])
 def test_bad_options_exit_2(r2e_home, cli, bad):
     assert cli("genexec", "-e", "x", *bad).exit_code == 2
+
+
+def test_environment_failure_exits_1_with_the_reason_and_results(r2e_home, cli, fixture_exp):
+    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    result = cli("genexec", "-e", "x", "-k", "2")  # docker by default, and nothing was built
+    assert result.exit_code == 1
+    assert "2 function(s) without an executed test" in result.output and "r2e build" in result.output
+    doc = read_doc(r2e_home)
+    assert len(doc["rounds"]) == 2  # crashed functions stayed in the worklist
+    assert all(f["status"] == "crashed" and len(f["history"]) == 2 for f in doc["functions"].values())
