@@ -23,6 +23,8 @@ from r2e.analysis.tokens import count_tokens
 
 SCHEMA = 3
 DOTTED = re.compile(r"^(?:super\(\)|[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*$")
+STRING = re.compile(r"""([\"'])(.*?)\1""")
+NAME_IN_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 LITERAL_TYPES = {"integer", "float", "string", "concatenated_string", "true", "false", "none"}
 ALLOWED_DECORATORS = ("staticmethod", "classmethod", "property", "*.setter", "*.getter", "*.deleter",
@@ -58,11 +60,13 @@ def decode(data: bytes) -> tuple[str, str]:
 class _Pending:
     """A unit under construction plus the captures that fall in its own byte ranges."""
 
-    __slots__ = ("kw", "ranges", "names", "chains", "calls", "locals", "globals", "returns", "yields")
+    __slots__ = ("kw", "ranges", "body_start", "sig_names", "names", "chains", "calls", "locals", "globals", "returns", "yields")
 
     def __init__(self, **kw):
         self.kw = kw
         self.ranges: list[tuple[int, int]] = []
+        self.body_start = -1  # functions: names before this byte (signature, decorators) are module-scope
+        self.sig_names: set[str] = set()
         self.names: set[str] = set()
         self.chains: set[str] = set()
         self.calls: set[str] = set()
@@ -119,12 +123,18 @@ class PythonAdapter:
         data = builder.data
         caps = QueryCursor(self.query).captures(root)
         ignored = {n.start_byte for n in caps.get("ignore", ())}
+        binders = {n.start_byte for n in caps.get("local", ())}
         for n in caps.get("reference.name", ()):
             if n.start_byte in ignored:
                 continue
             p = owner(n)
             if p is not None:
-                p.names.add(data[n.start_byte:n.end_byte].decode("utf-8", "replace"))
+                name = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
+                if n.start_byte < p.body_start:
+                    if n.start_byte not in binders:
+                        p.sig_names.add(name)
+                else:
+                    p.names.add(name)
         for n in caps.get("reference.attribute", ()):
             p = owner(n)
             if p is not None:
@@ -137,6 +147,14 @@ class PythonAdapter:
                 t = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
                 if DOTTED.match(t):
                     p.calls.add(t)
+        for n in caps.get("reference.type", ()):
+            p = owner(n)
+            if p is not None and (b'"' in data[n.start_byte:n.end_byte] or b"'" in data[n.start_byte:n.end_byte]):
+                for lit in STRING.findall(data[n.start_byte:n.end_byte].decode("utf-8", "replace")):
+                    for name in NAME_IN_STRING.findall(lit[1]):
+                        (p.sig_names if n.start_byte < p.body_start else p.names).add(name.split(".")[0])
+                        if "." in name:
+                            p.chains.add(name)
         for key, attr in (("local", "locals"), ("global", "globals")):
             for n in caps.get(key, ()):
                 p = owner(n)
@@ -380,6 +398,7 @@ class _Builder:
             docstring = _string_value(self.txt(stmts[0].named_children[0]))
             stmts = stmts[1:]
         sig_end = body.start_byte if body is not None else fn.end_byte
+        p.body_start = sig_end
         signature = self.data[fn.start_byte:sig_end].decode("utf-8", "replace").strip()
         signature = re.sub(r"\s*:\s*$", "", signature)
         p.kw["info"] = {
@@ -507,7 +526,7 @@ class _Builder:
                     info[extra] = kw.pop(extra)
             kind = kw["kind"]
             if kind in (FUNCTION, METHOD):
-                refs = (p.names - p.locals) | p.globals
+                refs = (p.names - p.locals) | p.globals | p.sig_names
                 self_name = info.get("self_name")
                 chains = {c for c in p.chains if c.split(".")[0] not in p.locals or c.split(".")[0] == self_name
                           or c.split(".")[0] in p.globals}

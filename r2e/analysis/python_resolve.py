@@ -252,8 +252,7 @@ class PythonResolver:
             current = nxt
             if not current:
                 break
-        deps = list(dict.fromkeys(d for d in deps if d != u.uid))
-        result = (deps, list(dict.fromkeys(current)))
+        result = (list(dict.fromkeys(deps)), list(dict.fromkeys(current)))
         self._chain[key] = result
         return result
 

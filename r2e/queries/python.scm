@@ -6,6 +6,8 @@
 (identifier) @reference.name
 (attribute) @reference.attribute
 (call function: (_) @reference.call)
+; annotations: names inside string annotations ("Context", "t.Optional[Node]") are references too
+(type) @reference.type
 
 ; identifiers that are not references to a variable
 (attribute attribute: (identifier) @ignore)
