@@ -31,6 +31,12 @@ class Resolver(Protocol):
     def callees(self, unit: Unit) -> list[str]:
         """uids of the functions/methods `unit` calls (a class call resolves to its constructor)."""
 
+    def unit(self, uid: str) -> Unit:
+        """Any unit of the repository by uid (including ones the resolver synthesized)."""
+
+    def extra_units(self, path: str) -> list[Unit]:
+        """Units the resolver synthesized for `path` (e.g. one name read through a star import)."""
+
     def module_edges(self) -> Iterable[tuple[str, str]]:
         """(importer path, imported path) pairs between files of the repository."""
 
@@ -46,8 +52,11 @@ class LanguageAdapter(Protocol):
     def resolver(self, files: dict[str, SourceFile]) -> Resolver:
         """A resolver over the repository's files of this language (path -> file)."""
 
-    def render(self, source: SourceFile, selected: set[str], last: str | None, extra: dict) -> str:
-        """The selected units of one file as valid source, `last` (a top-level uid) at the end."""
+    def render(self, source: SourceFile, selected: set[str], last: str | None, resolver: Resolver,
+               stubs: set[str]) -> str:
+        """The selected units of one file as valid source, `last` (and its enclosing units) at the
+        end; units in `stubs` (trimmed for the token budget) as a one-line stand-in defining their
+        names."""
 
     def facts(self, unit: Unit, source: SourceFile) -> FunctionFacts:
         """What the filters need to know about a function or method unit."""

@@ -21,7 +21,7 @@ from r2e.analysis.records import (
 )
 from r2e.analysis.tokens import count_tokens
 
-SCHEMA = 3
+SCHEMA = 4
 DOTTED = re.compile(r"^(?:super\(\)|[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*$")
 STRING = re.compile(r"""([\"'])(.*?)\1""")
 NAME_IN_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -103,6 +103,7 @@ class PythonAdapter:
         index = FileIndex(
             path=path, lang=self.name, units=tuple(units), lines=lines, tokens=count_tokens(text),
             syntax_error=tree.root_node.has_error, skipped_units=builder.skipped, encoding=encoding,
+            header=tuple(builder.future),
         )
         return index, text
 
@@ -129,12 +130,10 @@ class PythonAdapter:
                 continue
             p = owner(n)
             if p is not None:
+                if n.start_byte in binders:
+                    continue
                 name = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
-                if n.start_byte < p.body_start:
-                    if n.start_byte not in binders:
-                        p.sig_names.add(name)
-                else:
-                    p.names.add(name)
+                (p.sig_names if n.start_byte < p.body_start else p.names).add(name)
         for n in caps.get("reference.attribute", ()):
             p = owner(n)
             if p is not None:
@@ -174,8 +173,9 @@ class PythonAdapter:
     def resolver(self, files: dict[str, SourceFile]):
         return python_resolve.PythonResolver(files)
 
-    def render(self, source: SourceFile, selected: set[str], last: str | None, extra: dict) -> str:
-        return python_resolve.render(source, selected, last, extra)
+    def render(self, source: SourceFile, selected: set[str], last: str | None, resolver, stubs=frozenset()) -> str:
+        return python_resolve.render(source, selected, last, resolver.extra_units(source.path), stubs,
+                                     resolver.module_of.get(source.path, ""))
 
     def is_extractable(self, unit: Unit) -> bool:
         return unit.kind in (FUNCTION, METHOD) and bool(unit.info.get("extractable"))
@@ -200,6 +200,7 @@ class _Builder:
         self.path, self.data = path, data
         self.pending: list[_Pending] = []
         self.skipped = 0
+        self.future: list[str] = []
         self.used_uids: set[str] = set()
 
     def txt(self, node) -> str:
@@ -252,6 +253,9 @@ class _Builder:
             return self.klass(node, node, parent, clause)
         if t in ("import_statement", "import_from_statement"):
             return self.imports(node, parent, clause)
+        if t == "future_import_statement" and parent is None:
+            self.future.append(self.txt(node))
+            return False
         if t == "expression_statement":
             child = node.named_children[0] if node.named_child_count else None
             if child is not None and child.type in ("assignment", "augmented_assignment"):
@@ -538,7 +542,7 @@ class _Builder:
                 info["only_literal_returns"] = bool(valued) and not p.yields and all(r in LITERAL_TYPES for r in valued)
             elif kind == ASSIGN or info.get("opaque"):
                 own = set(kw.get("defines", ()))
-                refs = p.names - p.locals - own
+                refs = p.names - (p.locals - own)
                 chains, calls = set(p.chains), set(p.calls)
                 if info.get("opaque") and not kw.get("defines"):
                     kw["defines"] = tuple(sorted(p.locals))

@@ -231,6 +231,8 @@ class PythonResolver:
                 deps = list(self.members.get(cls_uid, {}).get(head, ()))
             if not deps:
                 deps = self.lookup(u.path, head)
+            if not deps and cls_uid:  # decorators / defaults of a method read the class body
+                deps = [m for m in self.members.get(cls_uid, {}).get(head, ()) if self.units[m].kind != METHOD]
             for d in deps:
                 current += self.final(d)
         for attr in rest:
@@ -315,10 +317,11 @@ class PythonResolver:
 
 
 # ---------------------------------------------------------------------- rendering
-def render(source: SourceFile, selected: set[str], last: str | None, extra: list[Unit] | None = None) -> str:
+def render(source: SourceFile, selected: set[str], last: str | None, extra: list[Unit] | None = None,
+           stubs: set[str] | frozenset = frozenset(), module: str = "") -> str:
     """The selected units of one file as valid Python, in source order, `last`'s chain at the end."""
     lines = source.text.split("\n")
-    units = [u for u in source.index.units if u.uid in selected]
+    units = [u for u in source.index.units if u.uid in selected or u.uid in stubs]
     units += [u for u in (extra or ()) if u.uid in selected]
     by_uid = {u.uid: u for u in source.index.units}
     chain: set[str] = set()
@@ -352,7 +355,12 @@ def render(source: SourceFile, selected: set[str], last: str | None, extra: list
 
     def emit(u: Unit) -> None:
         info = u.info
-        if u.kind == CLASS and not info.get("oneline"):
+        if u.uid in stubs:
+            indent = ""
+            if u.parent and u.parent in by_uid and by_uid[u.parent].kind == BLOCK:
+                indent = by_uid[u.parent].info["clauses"][u.clause]["indent"]
+            out.append(f"{indent}from {module} import {', '.join(u.defines)}  # trimmed: token budget")
+        elif u.kind == CLASS and not info.get("oneline"):
             out.extend(lines[u.start_line - 1:info["header_end"]])
             kids = children.get(u.uid, [])
             if kids:

@@ -65,10 +65,12 @@ class FileIndex:
     syntax_error: bool = False  # the parse had errors; units holding them were dropped
     skipped_units: int = 0  # statements dropped because they did not parse
     encoding: str = "utf-8"
+    header: tuple[str, ...] = ()  # lines that must open any slice using this file (Python: __future__)
 
     def to_dict(self) -> dict:
         return {
             "path": self.path, "lang": self.lang, "lines": self.lines, "tokens": self.tokens,
+            "header": list(self.header),
             "syntax_error": self.syntax_error, "skipped_units": self.skipped_units,
             "encoding": self.encoding, "units": [u.to_dict() for u in self.units],
         }
@@ -78,7 +80,7 @@ class FileIndex:
         return cls(
             path=d["path"], lang=d["lang"], lines=d["lines"], tokens=d["tokens"],
             syntax_error=d.get("syntax_error", False), skipped_units=d.get("skipped_units", 0),
-            encoding=d.get("encoding", "utf-8"), units=tuple(Unit.from_dict(u) for u in d["units"]),
+            encoding=d.get("encoding", "utf-8"), header=tuple(d.get("header", ())), units=tuple(Unit.from_dict(u) for u in d["units"]),
         )
 
 
