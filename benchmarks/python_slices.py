@@ -60,17 +60,18 @@ def undefined_names(text: str) -> list[str] | None:
     return [m.message_args[0] for m in w.messages if isinstance(m, messages.UndefinedName)]
 
 
-def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int | None, budget: int) -> dict:
+def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int | None, budget: int, jobs: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from r2e.analysis.driver import ExtractOptions, extract_repo
     from r2e.analysis.filters import FILTERS, FilterOptions
 
     opts = ExtractOptions(filters=FilterOptions(disabled=frozenset(FILTERS) if no_filters else frozenset()),
-                          slice_depth=depth, max_context_tokens=budget, cache_dir=cache_dir)
+                          slice_depth=depth, max_context_tokens=budget, cache_dir=cache_dir, index_workers=jobs)
     t0 = time.monotonic()
     res = extract_repo(Path(folder).name, folder, opts)
     wall = time.monotonic() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     bad, unparsable, ratios, examples = 0, 0, [], []
     for r in res.records:
         und = undefined_names(r["context"])
@@ -103,18 +104,19 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=None)
     ap.add_argument("--max-context-tokens", type=int, default=6000)
     ap.add_argument("--details", type=int, default=0, help="print N insufficient slices per project")
+    ap.add_argument("-j", "--jobs", type=int, default=2, help="processes parsing files (default 2)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure_one(args.one, args.no_filters, args.cache_dir, args.depth, args.max_context_tokens)))
+        print(json.dumps(measure_one(args.one, args.no_filters, args.cache_dir, args.depth, args.max_context_tokens, args.jobs)))
         return
     rows = []
     for spec in args.specs:
         folder = fetch(spec)
         with tempfile.TemporaryDirectory() as cache:
             cmd = [sys.executable, __file__, "--one", str(folder), "--cache-dir", cache,
-                   "--max-context-tokens", str(args.max_context_tokens)]
+                   "--max-context-tokens", str(args.max_context_tokens), "--jobs", str(args.jobs)]
             cmd += ["--no-filters"] if args.no_filters else []
             cmd += ["--depth", str(args.depth)] if args.depth else []
             runs = 2 if args.warm else 1

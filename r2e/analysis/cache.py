@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from r2e.analysis.records import FileIndex
-from r2e.fsio import atomic_write_json
+from r2e.fsio import atomic_write_text
 
 SCHEMA = 1
 
@@ -36,4 +36,6 @@ class ParseCache:
 
     def put(self, key: str, index: FileIndex) -> None:
         if self.root is not None:
-            atomic_write_json(self.root / f"{key}.json", index.to_dict())
+            # compact and without fsync: a torn entry fails to load and is simply re-parsed
+            atomic_write_text(self.root / f"{key}.json", json.dumps(index.to_dict(), separators=(",", ":")),
+                              durable=False)

@@ -16,12 +16,16 @@ from r2e.analysis.tokens import METHOD as TOKEN_METHOD
 from r2e.analysis.walk import walk
 
 
+PARALLEL_MIN = 50  # files per worker below which parsing stays in-process
+
+
 @dataclass(frozen=True)
 class ExtractOptions:
     filters: FilterOptions = field(default_factory=FilterOptions)
     slice_depth: int | None = None
     max_context_tokens: int | None = 6000
     cache_dir: str | None = None
+    index_workers: int = 1  # processes parsing the files of one repository
 
 
 @dataclass
@@ -41,13 +45,21 @@ class RepoIndex:
         return self._resolvers[lang]
 
 
-def index_repo(root: str | Path, cache_dir: str | None = None) -> RepoIndex:
+def _index_one(job: tuple[str, str, bytes]):
+    lang, rel, data = job
+    return get_adapter(lang).index_file(rel, data)
+
+
+def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1) -> RepoIndex:
+    """Index every source file (parse cache first; misses parsed by `workers` processes)."""
     root = str(root)
     found = walk(root, extension_map())
     cache = ParseCache(Path(cache_dir) if cache_dir else None)
     files: dict[str, dict[str, SourceFile]] = {}
     skipped = Counter(found.skipped)
     examples = dict(found.examples)
+    loaded: dict[str, tuple] = {}
+    misses: list[tuple[str, str, bytes, str]] = []
     for rel, lang in found.files:
         adapter = get_adapter(lang)
         try:
@@ -58,10 +70,24 @@ def index_repo(root: str | Path, cache_dir: str | None = None) -> RepoIndex:
         key = cache.key(adapter.cache_key, rel, data)
         index = cache.get(key)
         if index is not None:
-            text = data.decode(index.encoding, "replace")
+            loaded[rel] = (lang, index, data.decode(index.encoding, "replace"))
         else:
-            index, text = adapter.index_file(rel, data)
-            cache.put(key, index)
+            misses.append((lang, rel, data, key))
+    jobs = [(lang, rel, data) for lang, rel, data, _ in misses]
+    if workers > 1 and len(jobs) >= 2 * PARALLEL_MIN:
+        import concurrent.futures as cf
+
+        with cf.ProcessPoolExecutor(max_workers=workers) as ex:
+            results = list(ex.map(_index_one, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+    else:
+        results = [_index_one(j) for j in jobs]
+    for (lang, rel, _, key), (index, text) in zip(misses, results):
+        cache.put(key, index)
+        loaded[rel] = (lang, index, text)
+    for rel, lang in found.files:
+        if rel not in loaded:
+            continue
+        lang, index, text = loaded[rel]
         if index.encoding != "utf-8":
             skipped["non_utf8_decoded"] += 1
             examples.setdefault("non_utf8_decoded", rel)
@@ -84,7 +110,7 @@ class RepoExtraction:
 
 def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoExtraction:
     t0 = time.monotonic()
-    repo = index_repo(root, opts.cache_dir)
+    repo = index_repo(root, opts.cache_dir, opts.index_workers)
     t_index = time.monotonic() - t0
     records: list[dict] = []
     drops: Counter = Counter()

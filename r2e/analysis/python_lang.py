@@ -21,7 +21,7 @@ from r2e.analysis.records import (
 )
 from r2e.analysis.tokens import count_tokens
 
-SCHEMA = 4
+SCHEMA = 5
 DOTTED = re.compile(r"^(?:super\(\)|[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*$")
 STRING = re.compile(r"""([\"'])(.*?)\1""")
 NAME_IN_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -60,13 +60,14 @@ def decode(data: bytes) -> tuple[str, str]:
 class _Pending:
     """A unit under construction plus the captures that fall in its own byte ranges."""
 
-    __slots__ = ("kw", "ranges", "body_start", "sig_names", "names", "chains", "calls", "locals", "globals", "returns", "yields")
+    __slots__ = ("kw", "ranges", "body_start", "own_name", "sig_names", "names", "chains", "calls", "locals", "globals", "returns", "yields")
 
     def __init__(self, **kw):
         self.kw = kw
         self.ranges: list[tuple[int, int]] = []
         self.body_start = -1  # functions: names before this byte (signature, decorators) are module-scope
         self.sig_names: set[str] = set()
+        self.own_name = -1  # byte offset of a function's own name (not a local of its body)
         self.names: set[str] = set()
         self.chains: set[str] = set()
         self.calls: set[str] = set()
@@ -98,10 +99,11 @@ class PythonAdapter:
         builder = _Builder(path, data)
         builder.module(tree.root_node)
         self._bucket(tree.root_node, builder)
-        units = builder.finish(text)
+        tokens = count_tokens(text)
+        units = builder.finish(text, tokens)
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         index = FileIndex(
-            path=path, lang=self.name, units=tuple(units), lines=lines, tokens=count_tokens(text),
+            path=path, lang=self.name, units=tuple(units), lines=lines, tokens=tokens,
             syntax_error=tree.root_node.has_error, skipped_units=builder.skipped, encoding=encoding,
             header=tuple(builder.future),
         )
@@ -157,7 +159,7 @@ class PythonAdapter:
         for key, attr in (("local", "locals"), ("global", "globals")):
             for n in caps.get(key, ()):
                 p = owner(n)
-                if p is not None:
+                if p is not None and n.start_byte != p.own_name:
                     getattr(p, attr).add(data[n.start_byte:n.end_byte].decode("utf-8", "replace"))
         for n in caps.get("return", ()):
             p = owner(n)
@@ -259,7 +261,7 @@ class _Builder:
         if t == "expression_statement":
             child = node.named_children[0] if node.named_child_count else None
             if child is not None and child.type in ("assignment", "augmented_assignment"):
-                names = self.targets(child.child_by_field_name("left"))
+                names = self.chained_targets(child)
                 if names:
                     p = self.add(node, ASSIGN, f"={names[0]}@L{line}", name="", qualname="",
                                  defines=tuple(names), parent=parent, clause=clause)
@@ -271,6 +273,14 @@ class _Builder:
         if t in OTHER_COMPOUND:
             return self.opaque(node, parent, clause)
         return False
+
+    def chained_targets(self, assign) -> list[str]:
+        """Names bound by `a = b = value` (every link of the chain)."""
+        names: list[str] = []
+        while assign is not None and assign.type in ("assignment", "augmented_assignment"):
+            names += self.targets(assign.child_by_field_name("left"))
+            assign = assign.child_by_field_name("right")
+        return names
 
     def targets(self, left) -> list[str]:
         if left is None:
@@ -403,6 +413,7 @@ class _Builder:
             stmts = stmts[1:]
         sig_end = body.start_byte if body is not None else fn.end_byte
         p.body_start = sig_end
+        p.own_name = fn.child_by_field_name("name").start_byte
         signature = self.data[fn.start_byte:sig_end].decode("utf-8", "replace").strip()
         signature = re.sub(r"\s*:\s*$", "", signature)
         p.kw["info"] = {
@@ -506,7 +517,7 @@ class _Builder:
             if child is None or child.type in ("string", "concatenated_string"):
                 return  # docstring
             if child.type in ("assignment", "augmented_assignment"):
-                defines = tuple(self.targets(child.child_by_field_name("left")))
+                defines = tuple(self.chained_targets(child))
         elif t in ("class_definition", "decorated_definition"):
             inner = node if t == "class_definition" else node.child_by_field_name("definition")
             n = inner.child_by_field_name("name") if inner is not None else None
@@ -519,8 +530,11 @@ class _Builder:
         p.kw["class_scope"] = True
 
     # ---- finishing
-    def finish(self, text: str) -> list[Unit]:
+    def finish(self, text: str, file_tokens: int) -> list[Unit]:
+        """Units with refs resolved to sets; a unit's token count is its share of the file's
+        (by characters), exact counts being made on the rendered slice."""
         lines = text.split("\n")
+        ratio = file_tokens / max(1, len(text))
         units = []
         for p in self.pending:
             kw = dict(p.kw)
@@ -560,7 +574,7 @@ class _Builder:
                 own_text = "\n".join(lines[kw["start_line"] - 1:kw["end_line"]])
             units.append(Unit(
                 path=self.path, refs=tuple(sorted(refs | chains)), calls=tuple(sorted(calls)),
-                tokens=count_tokens(own_text), info=info, **kw,
+                tokens=max(1, round(len(own_text) * ratio)), info=info, **kw,
             ))
         return units
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -71,6 +72,9 @@ def run_extract(ws: Workspace, exp: str, only: tuple[str, ...] = (), jobs: int =
             else:
                 bar.advance("failed", f"{'failed':<8}{job[0]}  {type(error).__name__}: {error}")
 
+        if len(todo) == 1 and jobs > 1:  # one repository: its files are parsed in parallel instead
+            todo = [(rid, path, replace(o, index_workers=jobs), out) for rid, path, o, out in todo]
+            jobs = 1
         _, failed = run_pool(_extract_one, todo, jobs, processes=jobs > 1, on_done=on_done)
     # The experiment-wide file: every repo of the experiment that has been extracted.
     records, totals, drops, skipped = [], {"functions": 0, "extracted": 0}, {n: 0 for n in FILTERS}, {}
@@ -99,7 +103,7 @@ def run_extract(ws: Workspace, exp: str, only: tuple[str, ...] = (), jobs: int =
 @click.command()
 @click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
 @click.option("--repo", "only", multiple=True, metavar="ID", help="Only this repo (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes (one repo each).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes (one repo each; a single repo's files are parsed in parallel).")
 @click.option("--overwrite", is_flag=True, help="Re-extract repos that already have results.")
 @click.option("--max-lines", type=click.IntRange(min=1), default=None, help="Size filter limit [default: 25 for functions, 20 for methods].")
 @click.option("--slice-depth", type=click.IntRange(min=1), default=None, help="Levels of definitions in a slice, the target being 1 [default: unlimited].")
