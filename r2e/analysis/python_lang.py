@@ -21,7 +21,7 @@ from r2e.analysis.records import (
 )
 from r2e.analysis.tokens import count_tokens
 
-SCHEMA = 5
+SCHEMA = 6
 DOTTED = re.compile(r"^(?:super\(\)|[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*$")
 STRING = re.compile(r"""([\"'])(.*?)\1""")
 NAME_IN_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -96,7 +96,7 @@ class PythonAdapter:
     def index_file(self, path: str, data: bytes) -> tuple[FileIndex, str]:
         text, encoding = decode(data)
         tree = self.parser.parse(data)
-        builder = _Builder(path, data)
+        builder = _Builder(path, data, encoding)
         builder.module(tree.root_node)
         self._bucket(tree.root_node, builder)
         tokens = count_tokens(text)
@@ -123,7 +123,7 @@ class PythonAdapter:
                 return spans[i][2]
             return None
 
-        data = builder.data
+        data, enc = builder.data, builder.enc
         caps = QueryCursor(self.query).captures(root)
         ignored = {n.start_byte for n in caps.get("ignore", ())}
         binders = {n.start_byte for n in caps.get("local", ())}
@@ -134,24 +134,24 @@ class PythonAdapter:
             if p is not None:
                 if n.start_byte in binders:
                     continue
-                name = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
+                name = data[n.start_byte:n.end_byte].decode(enc, "replace")
                 (p.sig_names if n.start_byte < p.body_start else p.names).add(name)
         for n in caps.get("reference.attribute", ()):
             p = owner(n)
             if p is not None:
-                t = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
+                t = data[n.start_byte:n.end_byte].decode(enc, "replace")
                 if DOTTED.match(t):
                     p.chains.add(t)
         for n in caps.get("reference.call", ()):
             p = owner(n)
             if p is not None:
-                t = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
+                t = data[n.start_byte:n.end_byte].decode(enc, "replace")
                 if DOTTED.match(t):
                     p.calls.add(t)
         for n in caps.get("reference.type", ()):
             p = owner(n)
             if p is not None and (b'"' in data[n.start_byte:n.end_byte] or b"'" in data[n.start_byte:n.end_byte]):
-                for lit in STRING.findall(data[n.start_byte:n.end_byte].decode("utf-8", "replace")):
+                for lit in STRING.findall(data[n.start_byte:n.end_byte].decode(enc, "replace")):
                     for name in NAME_IN_STRING.findall(lit[1]):
                         (p.sig_names if n.start_byte < p.body_start else p.names).add(name.split(".")[0])
                         if "." in name:
@@ -160,7 +160,7 @@ class PythonAdapter:
             for n in caps.get(key, ()):
                 p = owner(n)
                 if p is not None and n.start_byte != p.own_name:
-                    getattr(p, attr).add(data[n.start_byte:n.end_byte].decode("utf-8", "replace"))
+                    getattr(p, attr).add(data[n.start_byte:n.end_byte].decode(enc, "replace"))
         for n in caps.get("return", ()):
             p = owner(n)
             if p is not None:
@@ -198,15 +198,15 @@ class PythonAdapter:
 class _Builder:
     """Walks the module's statement structure and creates pending units."""
 
-    def __init__(self, path: str, data: bytes):
-        self.path, self.data = path, data
+    def __init__(self, path: str, data: bytes, encoding: str = "utf-8"):
+        self.path, self.data, self.enc = path, data, encoding
         self.pending: list[_Pending] = []
         self.skipped = 0
         self.future: list[str] = []
         self.used_uids: set[str] = set()
 
     def txt(self, node) -> str:
-        return self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+        return self.data[node.start_byte:node.end_byte].decode(self.enc, "replace")
 
     def uid(self, key: str, line: int) -> str:
         uid = f"{self.path}::{key}"
@@ -414,7 +414,7 @@ class _Builder:
         sig_end = body.start_byte if body is not None else fn.end_byte
         p.body_start = sig_end
         p.own_name = fn.child_by_field_name("name").start_byte
-        signature = self.data[fn.start_byte:sig_end].decode("utf-8", "replace").strip()
+        signature = self.data[fn.start_byte:sig_end].decode(self.enc, "replace").strip()
         signature = re.sub(r"\s*:\s*$", "", signature)
         p.kw["info"] = {
             "docstring": docstring, "signature": signature, "decorators": decorators,
