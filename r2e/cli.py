@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "repos": "r2e.commands.setup_cmd:repos",
     "quickstart": "r2e.commands.quickstart:quickstart",
     "seart": "r2e.commands.seart_cmd:seart",
+    "report": "r2e.commands.report_cmd:report",
     "extract": "r2e.commands.extract_cmd:extract",
     "list-functions": "r2e.commands.extract_cmd:list_functions",
     "show": "r2e.commands.extract_cmd:show",
