@@ -14,6 +14,8 @@ COMMANDS: dict[str, str] = {
     "setup": "r2e.commands.setup_cmd:setup",
     "repos": "r2e.commands.setup_cmd:repos",
     "quickstart": "r2e.commands.quickstart:quickstart",
+    "build": "r2e.commands.build_cmd:build",
+    "images": "r2e.commands.build_cmd:images",
 }
 
 
