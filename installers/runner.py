@@ -47,6 +47,7 @@ def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, w
              "fail at random; the client pool is sized to match, but consider fewer", err=True)
     if opts.backend == "docker":
         _size_docker_pool(opts, workers)
+        _sweep(opts)
     todo = [it for it in items if force or not result_path(build_dir, it.repo_id).exists()]
     skipped = len(items) - len(todo)
     if skipped:
@@ -86,6 +87,17 @@ def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, w
     if interrupted:
         raise KeyboardInterrupt
     return summary
+
+
+def _sweep(opts: BuildOptions) -> None:
+    """Remove containers forgotten by earlier runs (expired or exited) before starting new ones."""
+    if opts.docker_client is not None:
+        from installers.docker_env import sweep
+
+        try:
+            sweep(opts.docker_client)
+        except Exception:
+            pass
 
 
 def _size_docker_pool(opts: BuildOptions, workers: int) -> None:

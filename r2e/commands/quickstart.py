@@ -25,9 +25,44 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
     return all(o.status != "failed" for o in outcomes)
 
 
+def quickstart_backend() -> tuple[str, str]:
+    """Docker when an engine answers and a base image is there or can be built here; else local, said aloud."""
+    import shutil
+
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        return "local", f"no Docker Engine answers ({type(exc).__name__}): using a venv on this host"
+    from installers.images import BaseSpec, image_exists
+
+    if image_exists(client, BaseSpec("3.11", minimal=True).name):
+        return "docker", "base image r2e-base:py3.11-min is present"
+    if shutil.which("debootstrap"):
+        return "docker", "building base image r2e-base:py3.11-min with debootstrap (about a minute, once)"
+    return "local", ("Docker answers but no base image exists and debootstrap is missing "
+                     "(`apt-get install -y debootstrap`, then `r2e images build-base`): using a venv on this host")
+
+
+def stage_build(ws: Workspace, exp: str) -> bool:
+    from installers.build import BuildOptions
+    from r2e.commands.build_cmd import run_build
+
+    backend, why = quickstart_backend()
+    click.echo(f"build backend: {backend} -- {why}")
+    # The example is pure Python: the small base image (no compilers) is enough.
+    opts = BuildOptions(backend=backend, base_minimal=True, timeout_per_task=900)
+    repos = ws.repos_of(exp)
+    summary = run_build(ws, exp, repos, opts)
+    return summary["counts"].get("success", 0) == len(repos)
+
+
 # Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
+    ("build", stage_build),
 ]
 
 
