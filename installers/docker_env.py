@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from installers.environment import DEFAULT_TIMEOUT, Environment, ExecResult, clip_output
+from installers.environment import DEFAULT_TIMEOUT, VENV_PATH_PREFIX, Environment, ExecResult, clip_output
 from installers.images import LABEL
 
 WORKDIR = "/testbed"
@@ -50,7 +50,9 @@ class DockerEnvironment(Environment):
         self.container = None
         ca = host_ca_bundle() if ca_bundle == "auto" else ca_bundle
         environment = {"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "UV_PYTHON_DOWNLOADS": "never",
-                       "UV_LINK_MODE": "copy", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+                       "UV_LINK_MODE": "copy", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                       "VIRTUAL_ENV": self.venv,
+                       "PATH": f"{self.venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
         volumes = {}
         if ca:
             volumes[ca] = {"bind": CA_PATH, "mode": "ro"}
@@ -73,7 +75,7 @@ class DockerEnvironment(Environment):
         api = self.client.api
         start = time.monotonic()
         # timeout(1) runs the command in its own process group and signals the whole group.
-        cmd = ["timeout", "-k", str(KILL_GRACE), str(max(1, int(timeout))), "bash", "-lc", command]
+        cmd = ["timeout", "-k", str(KILL_GRACE), str(max(1, int(timeout))), "bash", "-lc", VENV_PATH_PREFIX + command]
         try:
             exec_id = api.exec_create(self.container.id, cmd, workdir=cwd or self.workdir,
                                       environment=env or None, stdout=True, stderr=True)["Id"]

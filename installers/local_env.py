@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from installers.environment import DEFAULT_TIMEOUT, Environment, ExecResult, clip_output
+from installers.environment import DEFAULT_TIMEOUT, VENV_PATH_PREFIX, Environment, ExecResult, clip_output
 
 # Secrets never reach commands run on behalf of a model or a generated test.
 SECRET_MARKERS = ("API_KEY", "TOKEN", "SECRET", "PASSWORD")
@@ -43,7 +43,7 @@ class LocalEnvironment(Environment):
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                ["bash", "-lc", command], cwd=cwd or self.workdir, env=self._env(env),
+                ["bash", "-lc", VENV_PATH_PREFIX + command], cwd=cwd or self.workdir, env=self._env(env),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed whole on timeout
             )
