@@ -83,7 +83,7 @@ def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, w
     summary = summarize(items, build_dir, time.monotonic() - t0)
     summary["interrupted"] = interrupted
     if summary_path:
-        atomic_write_json(summary_path, summary)
+        atomic_write_json(summary_path, merge_summary(read_json(summary_path), summary))
     if interrupted:
         raise KeyboardInterrupt
     return summary
@@ -140,3 +140,15 @@ def summarize(items: list[BuildItem], build_dir: Path, elapsed: float) -> dict:
     built = sum(v for k, v in counts.items() if k != "not_built")
     return {"finished": now_iso(), "elapsed": round(elapsed, 1), "total": len(items), "counts": counts,
             "success_rate": round(counts.get("success", 0) / built, 4) if built else None, "repos": repos}
+
+
+def merge_summary(old: dict | None, new: dict) -> dict:
+    """build.json covers every repo built in the experiment, not only this run's (--only, segments)."""
+    repos = {**((old or {}).get("repos") or {}), **new["repos"]}
+    counts: dict[str, int] = {}
+    for info in repos.values():
+        counts[info["status"]] = counts.get(info["status"], 0) + 1
+    built = sum(v for k, v in counts.items() if k != "not_built")
+    return {**new, "total": len(repos), "counts": counts, "repos": repos,
+            "success_rate": round(counts.get("success", 0) / built, 4) if built else None,
+            "this_run": {"total": new["total"], "counts": new["counts"], "elapsed": new["elapsed"]}}
