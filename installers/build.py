@@ -189,6 +189,10 @@ def _build(repo_id: str, repo_path: Path, out_dir: Path, opts: BuildOptions, dea
            env_factory: EnvFactory | None) -> dict:
     plan = make_plan(repo_path, opts.python)
     atomic_write_json(out_dir / "plan.json", plan.to_dict())
+    from installers.cbuild import detect, is_c_repo
+
+    if is_c_repo(repo_path, plan.python_files):
+        return _build_c(repo_id, repo_path, out_dir, opts, deadline, env_factory, plan, detect(repo_path))
     if plan.python2:
         atomic_write_text(out_dir / "install.log", "Python-2-only repository: not installed.\n")
         return {"status": "python2", "python": None, "plan": plan.to_dict(), "commands": [], "oracle": None,
@@ -303,3 +307,50 @@ def _better(new: OracleResult, new_status: str, old: OracleResult, old_status: s
     if len(new.import_errors) != len(old.import_errors):
         return len(new.import_errors) < len(old.import_errors)
     return (new.pass_ratio or 0) > (old.pass_ratio or 0) or new.passed > old.passed
+
+
+def _build_c(repo_id, repo_path, out_dir, opts, deadline, env_factory, plan, cb) -> dict:
+    from installers.cbuild import c_status, run_c_oracle
+
+    docker = opts.backend == "docker"
+    if env_factory is None:
+        from installers.backends import default_env_factory
+
+        env_factory = default_env_factory(repo_id, repo_path, out_dir, opts)
+    env = env_factory(plan)
+    inst = Installer(env, out_dir / "install.log", deadline)
+    repair_steps: list[dict] = []
+    try:
+        inst.log(f"# C repository: {cb.system} build")
+        oracle = run_c_oracle(env, cb, inst.run, opts.test_timeout)
+        status = c_status(oracle, opts.min_pass_ratio)
+        tried: set[str] = set()
+        while opts.rules and status not in ("success",) and inst.remaining() > 0 and len(repair_steps) < opts.max_repair_steps:
+            repairs = [r for r in propose(None, oracle["output_tail"], [], plan, pip_command(env), docker, tried)
+                       if r.rule == "debian-package"]
+            if not repairs:
+                break
+            repair = repairs[0]
+            tried.add(repair.key)
+            ok = all(inst.run("repair", c).ok for c in repair.commands)
+            new = run_c_oracle(env, cb, inst.run, opts.test_timeout)
+            new_status = c_status(new, opts.min_pass_ratio)
+            helped = ok and RANK.get(new_status, 0) > RANK.get(status, 0)
+            repair_steps.append({"source": "rule", **repair.to_dict(), "helped": helped, "status_after": new_status})
+            if helped:
+                plan.extra_steps += repair.commands
+                plan.system_packages += repair.system_packages
+            oracle, status = new, new_status
+        image = None
+        if docker:
+            from installers.backends import finish_docker
+
+            image = finish_docker(env, repo_id, plan, opts, inst.ok_commands(), out_dir, status)
+        failure = None if status == "success" else {
+            "class": "BuildFailed" if not oracle["built"] else ("NoTests" if status == "no_tests" else "TestsFailed"),
+            "message": oracle["output_tail"][-300:], "module": None}
+        return {"status": status, "language": "c", "build_system": cb.system, "python": None,
+                "commands": [s.to_dict() for s in inst.steps], "oracle": oracle, "failure": failure,
+                "image": image, "workdir": env.workdir, "plan": plan.to_dict(), "repair_steps": repair_steps}
+    finally:
+        env.close()

@@ -36,6 +36,7 @@ class InstallPlan:
     top_level: list[str] = field(default_factory=list)
     src_dirs: list[str] = field(default_factory=lambda: ["."])
     has_tests: bool = False
+    python_files: int = 0
     system_packages: list[str] = field(default_factory=list)  # Debian packages (docker backend)
     extra_steps: list[str] = field(default_factory=list)  # folded-in repair commands
     sources: list[str] = field(default_factory=list)
@@ -96,6 +97,7 @@ def make_plan(repo: Path, python: str | None = None) -> InstallPlan:
     plan.installable = declared.installable
     plan.top_level, plan.src_dirs = scan.top_level, scan.src_dirs
     plan.has_tests = bool(scan.test_files)
+    plan.python_files = scan.python_files
     plan.sources = declared.sources
     plan.unparsable = scan.unparsable
     plan.notes = declared.notes
