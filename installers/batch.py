@@ -77,8 +77,6 @@ def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs,
 
 
 if __name__ == "__main__":
-    from r2e.cli import main as _unused  # noqa: F401  (same error handling conventions)
-
     try:
         main(standalone_mode=True)
     except KeyboardInterrupt:

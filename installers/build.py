@@ -11,14 +11,14 @@ import datetime as dt
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from installers.environment import Environment, ExecResult
 from installers.oracle import OracleResult, run_oracle
 from installers.plan import InstallPlan, make_plan
-from installers.repairs import Repair, propose
+from installers.repairs import propose
 from r2e.fsio import atomic_write_json, atomic_write_text
 
 STATUSES = ("success", "partial", "failed", "timeout", "no_tests", "python2", "error")
@@ -158,7 +158,7 @@ def now_iso() -> str:
 
 
 def write_dockerfile(path: Path, base: str, commands: list[str], workdir: str) -> None:
-    lines = [f"# Reproduces this repo's image from the base image (built by `r2e images build-base`).",
+    lines = ["# Reproduces this repo's image from the base image (built by `r2e images build-base`).",
              f"FROM {base}", f"COPY . {workdir}", f"WORKDIR {workdir}"]
     lines += [f"RUN {c}" for c in commands]
     lines += [f"ENV VIRTUAL_ENV={workdir}/.venv PATH={workdir}/.venv/bin:$PATH"]
