@@ -66,10 +66,10 @@ def docker_env(repo_id: str, repo_path: Path, plan: InstallPlan, opts: BuildOpti
     digest = plan_hash({**plan.to_dict(), "commit": opts.commit}, base)
     name = repo_image_name(repo_id, digest)
     if image_exists(client, name) and not opts.rebuild:
-        env = DockerEnvironment(name, client=client, name_hint=repo_id)
+        env = DockerEnvironment(name, client=client, name_hint=repo_id, network=opts.network)
         env.r2e_reused_image = name
     else:
-        env = DockerEnvironment(base, client=client, name_hint=repo_id)
+        env = DockerEnvironment(base, client=client, name_hint=repo_id, network=opts.network)
         try:
             env.copy_to(repo_path, env.workdir, exclude=COPY_IGNORE)
         except BaseException:

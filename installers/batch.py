@@ -30,7 +30,7 @@ from r2e.workspace import Workspace, check_experiment_name
 @common_build_options
 def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs, timeout_per_task, test_timeout,
          python, min_pass_ratio, no_repairs, no_llm, model, base_url, no_cache, max_repair_steps, rebuild, force,
-         min_free_gb, minimal_base):
+         min_free_gb, wheelhouse, no_network, minimal_base):
     """Set up and build repositories start..end of URLS_FILE."""
     from r2e.commands.setup_cmd import run_setup
     from r2e.intake.listfile import read_list_file
@@ -45,7 +45,8 @@ def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs,
         raise R2EUsageError(f"empty segment --start {start} --end {end} of {urls_file} ({len(entries)} entries)")
     workers = workers or jobs
     opts = build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
-                         base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"))
+                         base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"),
+                         wheelhouse, no_network, ws.cache_dir("wheelhouse"))
     any_failed = False
     for seg_start in range(start, end, segment_size):
         segment = entries[seg_start:min(end, seg_start + segment_size)]

@@ -39,6 +39,8 @@ class BuildOptions:
     rebuild: bool = False
     base_minimal: bool = False  # docker: use the small test base image
     docker_client: object | None = None
+    wheelhouse: Path | None = None  # docker: resolve wheels on the host into this folder, install --no-index
+    network: bool = True  # docker: False runs containers without any network
     commit: str | None = None  # the repo's commit, part of the image name hash
 
 
@@ -62,6 +64,8 @@ class Installer:
         self.env, self.log_path, self.deadline = env, log_path, deadline
         self.steps: list[Step] = []
         self._log: list[str] = []
+        self.pip = pip_command(env)
+        self.prefetch: Callable[[list[str]], None] | None = None  # wheelhouse mode: fetch dists on the host
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -81,8 +85,12 @@ class Installer:
         return [s.command for s in self.steps if s.exit_code == 0 and s.kind != "oracle"]
 
 
-def pip_command(env: Environment) -> str:
-    return f"uv pip install --python {env.python}"
+def pip_command(env: Environment, wheelhouse: bool = False) -> str:
+    offline = f" --no-index --find-links {WHEELHOUSE_PATH}" if wheelhouse else ""
+    return f"uv pip install --python {env.python}{offline}"
+
+
+WHEELHOUSE_PATH = "/wheelhouse"
 
 
 def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[str], str]:
@@ -100,9 +108,11 @@ def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[s
         res = inst.run("venv", f"uv venv --quiet --python {sys.executable} {env.venv}", timeout=300)
     if not res.ok:
         return ["<venv>"], res.output
-    pip = pip_command(env)
+    pip = inst.pip
     failed: list[str] = []
     reqs = plan.all_requirements()
+    if inst.prefetch is not None:
+        inst.prefetch(reqs + list(plan.optional.values()))
     if reqs:
         res = inst.run("install", f"{pip} " + " ".join(shlex.quote(r) for r in reqs))
         output.append(res.output)
@@ -223,6 +233,8 @@ def _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried,
     env = env_factory(plan)
     inst = Installer(env, out_dir / "install.log", deadline)
     try:
+        if docker and opts.wheelhouse is not None:
+            _use_wheelhouse(inst, plan, Path(opts.wheelhouse))
         prepared = getattr(env, "r2e_reused_image", None)
         if prepared:
             inst.log(f"reusing image {prepared} (plan unchanged; --rebuild forces a new one)")
@@ -255,6 +267,24 @@ def _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried,
         env.close()
 
 
+def _use_wheelhouse(inst: Installer, plan: InstallPlan, root: Path) -> None:
+    """Installs come from wheels fetched on the host (containers without index access)."""
+    from installers.wheelhouse import fill
+
+    folder = root / f"py{plan.python}"
+
+    def prefetch(reqs: list[str]) -> None:
+        t = time.monotonic()
+        failed, log = fill(reqs, plan.python, folder, timeout=max(30.0, min(900.0, inst.remaining())))
+        inst.log(f"# wheelhouse {folder}: {len(reqs)} requirement(s), {len(failed)} not found, "
+                 f"{time.monotonic() - t:.1f}s\n{log[-2000:] if failed else ''}")
+        inst.env.execute(f"rm -rf {WHEELHOUSE_PATH}", cwd="/", timeout=60)
+        inst.env.copy_to(folder, WHEELHOUSE_PATH)
+
+    inst.pip = pip_command(inst.env, wheelhouse=True)
+    inst.prefetch = prefetch
+
+
 def _oracle(env: Environment, plan: InstallPlan, opts: BuildOptions, inst: Installer) -> OracleResult:
     timeout = max(1.0, min(opts.test_timeout, inst.remaining()))
     oracle = run_oracle(env, plan.top_level, has_tests=plan.has_tests, test_timeout=timeout)
@@ -272,7 +302,7 @@ def _status(oracle: OracleResult, inst: Installer, opts: BuildOptions) -> str:
 
 
 def _rule_repairs(inst, plan, opts, docker, oracle, status, failed, install_out, tried, repair_steps):
-    pip = pip_command(inst.env)
+    pip = inst.pip
     for _ in range(opts.max_repair_steps):
         if inst.remaining() <= 0:
             break
@@ -281,6 +311,8 @@ def _rule_repairs(inst, plan, opts, docker, oracle, status, failed, install_out,
             break
         repair = repairs[0]
         tried.add(repair.key)
+        if repair.dists and inst.prefetch is not None:
+            inst.prefetch(repair.dists)
         if repair.python:
             repair_steps.append({"source": "rule", **repair.to_dict(), "helped": None})
             return oracle, status, repair.python, failed
@@ -326,7 +358,7 @@ def _build_c(repo_id, repo_path, out_dir, opts, deadline, env_factory, plan, cb)
         status = c_status(oracle, opts.min_pass_ratio)
         tried: set[str] = set()
         while opts.rules and status not in ("success",) and inst.remaining() > 0 and len(repair_steps) < opts.max_repair_steps:
-            repairs = [r for r in propose(None, oracle["output_tail"], [], plan, pip_command(env), docker, tried)
+            repairs = [r for r in propose(None, oracle["output_tail"], [], plan, inst.pip, docker, tried)
                        if r.rule == "debian-package"]
             if not repairs:
                 break

@@ -40,7 +40,7 @@ def host_ca_bundle() -> str | None:
 class DockerEnvironment(Environment):
     def __init__(self, image: str, *, client=None, workdir: str = WORKDIR, lifetime: int = DEFAULT_LIFETIME,
                  mem_limit: str = "4g", cpus: float = 2.0, pids_limit: int = 2048,
-                 ca_bundle: str | None = "auto", name_hint: str = "env"):
+                 ca_bundle: str | None = "auto", name_hint: str = "env", network: bool = True):
         import docker
 
         self.client = client or docker.from_env(timeout=300)
@@ -64,6 +64,7 @@ class DockerEnvironment(Environment):
             working_dir="/", environment=environment, volumes=volumes,
             mem_limit=mem_limit, nano_cpus=int(cpus * 1e9), pids_limit=pids_limit,
             privileged=False, cap_drop=["NET_RAW", "SYS_ADMIN"], security_opt=["no-new-privileges"],
+            **({} if network else {"network_mode": "none"}),
         )
         with _LIVE_LOCK:
             _LIVE.add(self)

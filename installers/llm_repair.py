@@ -11,7 +11,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from installers.build import RANK, Installer, pip_command
+from installers.build import RANK, Installer
 from installers.oracle import OracleResult
 from installers.plan import InstallPlan
 from r2e.fsio import atomic_write_json
@@ -24,7 +24,7 @@ OUTPUT_CHARS = 4000
 def system_prompt(inst: Installer, max_steps: int) -> str:
     text = (resources.files("installers") / "data" / "repair_prompt.md").read_text(encoding="utf-8")
     env = inst.env
-    return text.format(workdir=env.workdir, venv=env.venv, pip=pip_command(env), max_steps=max_steps)
+    return text.format(workdir=env.workdir, venv=env.venv, pip=inst.pip, max_steps=max_steps)
 
 
 def parse_reply(text: str) -> tuple[str, str]:

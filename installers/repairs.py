@@ -37,6 +37,7 @@ class Repair:
     commands: list[str] = field(default_factory=list)
     python: str | None = None  # restart the install with this Python
     system_packages: list[str] = field(default_factory=list)
+    dists: list[str] = field(default_factory=list)  # distributions it installs (wheelhouse mode fetches them)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +72,7 @@ def propose(oracle: OracleResult | None, install_output: str, failed_requirement
             continue
         dist = distribution_for(module)
         if dist:
-            out.append(Repair("missing-module", f"module:{module}", [f"{pip} '{dist}'"]))
+            out.append(Repair("missing-module", f"module:{module}", [f"{pip} '{dist}'"], dists=[dist]))
     # 2. Names removed from `collections` in 3.10 -> an older Python.
     if _COLLECTIONS.search(text) and plan.python != OLDER_PYTHON:
         out.append(Repair("collections-abc", f"python:{OLDER_PYTHON}", python=OLDER_PYTHON))
@@ -92,14 +93,14 @@ def propose(oracle: OracleResult | None, install_output: str, failed_requirement
     if _ASYNC.search(text):
         wanted.append("pytest-asyncio")
     for dist in dict.fromkeys(d for d in wanted if d):
-        out.append(Repair("pytest-plugin", f"plugin:{dist}", [f"{pip} '{dist}'"]))
+        out.append(Repair("pytest-plugin", f"plugin:{dist}", [f"{pip} '{dist}'"], dists=[dist]))
     # 5. Over-tight pins that cannot be installed -> the same distributions unpinned.
     if failed_requirements and _PIN_FAIL.search(install_output):
         relaxed = [r for r in (relax_pin(req) for req in failed_requirements) if r]
         if relaxed:
             quoted = " ".join(f"'{r}'" for r in relaxed)
             out.append(Repair("relax-pins", "relax:" + ",".join(sorted(req_name(r) or r for r in relaxed)),
-                              [f"{pip} {quoted}"]))
+                              [f"{pip} {quoted}"], dists=relaxed))
     return [r for r in _dedupe(out) if r.key not in tried]
 
 

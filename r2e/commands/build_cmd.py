@@ -9,7 +9,8 @@ from r2e.workspace import Workspace, check_experiment_name
 
 
 def build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
-                  base_url, no_cache, max_repair_steps, rebuild, minimal_base, cache_dir):
+                  base_url, no_cache, max_repair_steps, rebuild, minimal_base, cache_dir,
+                  wheelhouse=False, no_network=False, wheelhouse_dir=None):
     from installers.build import BuildOptions
     from installers.images import RELEASES
 
@@ -24,7 +25,8 @@ def build_options(backend, python, timeout_per_task, test_timeout, min_pass_rati
         llm = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache, cache_dir=cache_dir)
     return BuildOptions(backend=backend, python=python, timeout_per_task=timeout_per_task, test_timeout=test_timeout,
                         min_pass_ratio=min_pass_ratio, rules=not no_repairs, llm=llm,
-                        max_repair_steps=max_repair_steps, rebuild=rebuild, base_minimal=minimal_base)
+                        max_repair_steps=max_repair_steps, rebuild=rebuild, base_minimal=minimal_base,
+                        wheelhouse=wheelhouse_dir if wheelhouse else None, network=not no_network)
 
 
 def common_build_options(fn):
@@ -51,6 +53,10 @@ def common_build_options(fn):
         click.option("--force", is_flag=True, help="Build repos that already have a result."),
         click.option("--min-free-gb", type=float, default=5.0, show_default=True,
                      help="Start no new build below this much free disk."),
+        click.option("--wheelhouse", is_flag=True,
+                     help="docker: download wheels on the host and install them in the container with --no-index "
+                          "(for containers that cannot reach the package index)."),
+        click.option("--no-network", is_flag=True, help="docker: run build containers without any network."),
         click.option("--minimal-base", is_flag=True, hidden=True,
                      help="Use the small base image (no compilers): for tests and quick trials."),
     ]
@@ -65,7 +71,8 @@ def common_build_options(fn):
 @common_build_options
 @click.pass_obj
 def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeout, python, min_pass_ratio,
-          no_repairs, no_llm, model, base_url, no_cache, max_repair_steps, rebuild, force, min_free_gb, minimal_base):
+          no_repairs, no_llm, model, base_url, no_cache, max_repair_steps, rebuild, force, min_free_gb, wheelhouse,
+          no_network, minimal_base):
     """Build every repo of an experiment into an environment and check it with the oracle.
 
     Writes experiments/EXP/build/<repo>/{result.json,install.log,plan.json,Dockerfile} and
@@ -74,7 +81,8 @@ def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeou
     check_experiment_name(exp)
     repos = ws.repos_of(exp, only)
     opts = build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
-                         base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"))
+                         base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"),
+                         wheelhouse, no_network, ws.cache_dir("wheelhouse"))
     summary = run_build(ws, exp, repos, opts, jobs=jobs, force=force, min_free_gb=min_free_gb)
     failed = sum(v for k, v in summary["counts"].items() if k not in ("success", "partial", "no_tests"))
     if failed:

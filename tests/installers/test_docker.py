@@ -88,3 +88,20 @@ def test_docker_build_commits_image_by_plan_hash_and_reuses_it(docker_client, do
         for img in docker_client.images.list(name="r2e-repo-fx__declared"):
             for tag in img.tags:
                 docker_client.images.remove(tag, force=True)
+
+
+def test_wheelhouse_build_in_a_container_without_network(docker_client, docker_base, tmp_path):
+    repo = tmp_path / "declared"
+    make_git_repo(repo, REPOS["declared"])
+    opts = BuildOptions(backend="docker", base_minimal=True, timeout_per_task=600, docker_client=docker_client,
+                        wheelhouse=tmp_path / "wheels", network=False, commit="wheelhouse-test")
+    result = build_repo("fx__offline", repo, tmp_path / "out", opts)
+    try:
+        log = (tmp_path / "out" / "install.log").read_text()
+        assert result["status"] == "success", (result["failure"], log[-3000:])
+        assert "--no-index --find-links /wheelhouse" in log
+        wheels = {p.name.split("-")[0].lower() for p in (tmp_path / "wheels" / "py3.11").glob("*.whl")}
+        assert {"pyyaml", "six", "pytest"} <= wheels
+    finally:
+        if result.get("image"):
+            docker_client.images.remove(result["image"], force=True)
