@@ -90,8 +90,10 @@ def finish_docker(env, repo_id: str, plan: InstallPlan, opts: BuildOptions, comm
         return name
     if not name or status in ("error",):
         return None
+    from installers.oracle import junit_path
+
     repository, tag = name.rsplit(":", 1)
     # Caches are not part of the environment: keep repo image layers small.
-    env.execute("uv cache clean >/dev/null 2>&1; rm -rf /root/.cache /tmp/r2e-junit.xml", cwd="/", timeout=120)
+    env.execute(f"uv cache clean >/dev/null 2>&1; rm -rf /root/.cache {junit_path(env)}", cwd="/", timeout=120)
     env.commit(repository, tag)
     return name

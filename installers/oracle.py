@@ -29,7 +29,7 @@ for name in sys.argv[1:]:
                      "trace": traceback.format_exc()[-2000:]}
 print("R2E-IMPORTS " + json.dumps(out))
 """
-JUNIT = "/tmp/r2e-junit.xml"
+JUNIT_NAME = ".r2e-junit.xml"  # inside the repo's venv: unique per build, also for parallel local builds
 _MISSING = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
 
 
@@ -93,17 +93,22 @@ def check_imports(env: Environment, modules: list[str], timeout: float = 300) ->
     return False, {"*": {"type": kind, "message": res.output[-500:], "module": None, "trace": res.output[-2000:]}}
 
 
+def junit_path(env: Environment) -> str:
+    return f"{env.venv}/{JUNIT_NAME}"
+
+
 def run_tests(env: Environment, timeout: float = 900) -> dict:
-    env.execute(f"rm -f {JUNIT}", cwd="/")
+    junit = junit_path(env)
+    env.execute(f"rm -f {junit}", cwd="/")
     cmd = (f"{env.python} -m pytest -q -rN --no-header -p no:cacheprovider -o addopts='' "
-           f"--junitxml={JUNIT} --continue-on-collection-errors")
+           f"--junitxml={junit} --continue-on-collection-errors")
     res = env.execute(cmd, timeout=timeout)
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "pytest_exit": res.exit_code,
               "timed_out": res.timed_out, "output_tail": res.output[-6000:], "tests_run": False}
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "junit.xml"
         try:
-            env.copy_from(JUNIT, local)
+            env.copy_from(junit, local)
             counts.update(parse_junit(local.read_text(encoding="utf-8", errors="replace")))
             counts["tests_run"] = True
         except Exception:
