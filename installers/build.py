@@ -159,6 +159,9 @@ def failure_of(status: str, failed_reqs: list[str], oracle: OracleResult | None)
         return {"class": "Timeout", "message": "the task's time ran out", "module": None}
     if status == "no_tests":
         return {"class": "NoTests", "message": "no tests ran", "module": None}
+    if not oracle.tests_run and oracle.pytest_exit not in (None, 0, 5):
+        last = (oracle.output_tail.strip().splitlines() or [""])[-1]
+        return {"class": "TestsDidNotStart", "message": f"pytest exit {oracle.pytest_exit}: {last[:300]}", "module": None}
     return {"class": "TestsFailed", "message": f"pass ratio {oracle.pass_ratio} ({oracle.passed}/{oracle.total})",
             "module": None}
 

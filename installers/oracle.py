@@ -59,6 +59,8 @@ class OracleResult:
             return "timeout"
         if not self.imports_ok:
             return "failed"
+        if not self.tests_run and self.pytest_exit not in (None, 0, 5):
+            return "failed"  # pytest could not start (a conftest or config it cannot load)
         if not self.tests_run or self.total == 0:
             return "no_tests"
         if self.pass_ratio is not None and self.pass_ratio >= min_pass_ratio:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -26,6 +27,11 @@ _ASYNC = re.compile(r"async def functions are not natively supported|PytestUnhan
 _MARKER = re.compile(r"'(\w+)' not found in `markers` configuration option")
 _PIN_FAIL = re.compile(r"No solution found when resolving|Could not find a version that satisfies|"
                        r"ResolutionImpossible|Failed to build|failed to build|Because .* depends on")
+# Test suites written for an older pytest (removed hooks, arguments or helpers).
+_OLD_PYTEST = re.compile(r"PluginValidationError|can not be found in the hookspec|pytest\.warns\(None\)|"
+                         r"Unknown config option: (?:collect_ignore|python_paths)|has no attribute 'yield_fixture'|"
+                         r"PytestRemovedIn\d+Warning|'Package' object has no attribute 'obj'")
+PYTEST_PINS = ["pytest<8", "pytest<7"]
 _COMMAND_MISSING = re.compile(r"(?:bash: (?:line \d+: )?|)([\w+.-]+): command not found")
 OLDER_PYTHON = "3.9"  # the last Python with the deprecated aliases in `collections`
 
@@ -94,11 +100,17 @@ def propose(oracle: OracleResult | None, install_output: str, failed_requirement
         wanted.append("pytest-asyncio")
     for dist in dict.fromkeys(d for d in wanted if d):
         out.append(Repair("pytest-plugin", f"plugin:{dist}", [f"{pip} '{dist}'"], dists=[dist]))
-    # 5. Over-tight pins that cannot be installed -> the same distributions unpinned.
+    # 5. Tests written for an older pytest -> step pytest back a major version at a time.
+    if _OLD_PYTEST.search(text):
+        for pin in PYTEST_PINS:
+            if f"pytest-pin:{pin}" not in tried:
+                out.append(Repair("old-pytest", f"pytest-pin:{pin}", [f"{pip} '{pin}'"], dists=[pin]))
+                break
+    # 6. Over-tight pins that cannot be installed -> the same distributions unpinned.
     if failed_requirements and _PIN_FAIL.search(install_output):
         relaxed = [r for r in (relax_pin(req) for req in failed_requirements) if r]
         if relaxed:
-            quoted = " ".join(f"'{r}'" for r in relaxed)
+            quoted = " ".join(shlex.quote(r) for r in relaxed)
             out.append(Repair("relax-pins", "relax:" + ",".join(sorted(req_name(r) or r for r in relaxed)),
                               [f"{pip} {quoted}"], dists=relaxed))
     return [r for r in _dedupe(out) if r.key not in tried]
