@@ -238,4 +238,19 @@ def top_level_modules(repo: Path) -> tuple[list[str], list[str]]:
         if names:
             found += names
             dirs.append(base_name)
+    packages = [n for n in found if (repo / n).is_dir() or (repo / "src" / n).is_dir()]
+    if packages:  # next to packages, root scripts (benchmarks, demos, runners) are not part of the library
+        found = [n for n in found if n in packages or not _is_script(repo / f"{n}.py")]
     return found, dirs or ["."]
+
+
+_SCRIPT_NAMES = {"benchmark", "benchmarks", "bench", "example", "examples", "demo", "run", "runtests", "run_tests",
+                 "main", "build", "release", "bootstrap", "ez_setup", "distribute_setup", "update", "install"}
+
+
+def _is_script(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    if path.stem.lower() in _SCRIPT_NAMES:
+        return True
+    return bool(re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]", _read(path), re.M))

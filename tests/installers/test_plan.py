@@ -120,3 +120,11 @@ def test_python2_repo_is_classified(tmp_path):
     cls = write(tmp_path / "cls", {"setup.py": "from setuptools import setup\nsetup(classifiers="
                                    "['Programming Language :: Python :: 2.7'])\n", "m.py": "x = 1\n"})
     assert make_plan(cls).python2
+
+
+def test_root_scripts_next_to_packages_are_not_imported_by_the_oracle(tmp_path):
+    repo = write(tmp_path, {"lib/__init__.py": "", "benchmark.py": "import numpy\n", "helper.py": "X = 1\n",
+                            "tool.py": "def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n"})
+    assert make_plan(repo).top_level == ["helper", "lib"]
+    single = write(tmp_path / "single", {"onefile.py": "if __name__ == '__main__':\n    pass\n"})
+    assert make_plan(single).top_level == ["onefile"]  # a one-module library keeps its module
