@@ -24,6 +24,7 @@ from r2e.fsio import atomic_write_json, atomic_write_text
 STATUSES = ("success", "partial", "failed", "timeout", "no_tests", "python2", "error")
 RANK = {"success": 5, "partial": 4, "no_tests": 3, "failed": 1, "timeout": 0, "error": 0, "python2": 0}
 INSTALL_TIMEOUT = 900
+SCRIPT_KINDS = {"venv", "install", "editable", "pth", "optional", "build"}  # not tests, oracle runs or trials
 
 
 @dataclass
@@ -81,8 +82,10 @@ class Installer:
         self._log.append(text.rstrip() + "\n")
         atomic_write_text(self.log_path, "".join(self._log))
 
-    def ok_commands(self) -> list[str]:
-        return [s.command for s in self.steps if s.exit_code == 0 and s.kind != "oracle"]
+    def script(self, plan: InstallPlan) -> list[str]:
+        """The install script of record: install steps that succeeded, then the repairs that helped."""
+        base = [s.command for s in self.steps if s.exit_code == 0 and s.kind in SCRIPT_KINDS]
+        return base + [c for c in plan.extra_steps if c not in base]
 
 
 def pip_command(env: Environment, wheelhouse: bool = False) -> str:
@@ -258,12 +261,13 @@ def _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried,
                                         lambda: _oracle(env, plan, opts, inst),
                                         lambda o: _status(o, inst, opts))
         image = None
-        commands = inst.ok_commands()
+        commands = inst.script(plan)
         if docker:
             from installers.backends import finish_docker
 
             image = finish_docker(env, repo_id, plan, opts, commands, out_dir, status)
-        return {"status": status, "commands": [s.to_dict() for s in inst.steps], "oracle": oracle.to_dict(),
+        return {"status": status, "commands": [s.to_dict() for s in inst.steps], "install_script": commands,
+                "oracle": oracle.to_dict(),
                 "failure": failure_of(status, failed, oracle), "image": image,
                 "venv": env.venv, "workdir": env.workdir, "failed_requirements": failed}
     finally:
@@ -380,7 +384,7 @@ def _build_c(repo_id, repo_path, out_dir, opts, deadline, env_factory, plan, cb)
         if docker:
             from installers.backends import finish_docker
 
-            image = finish_docker(env, repo_id, plan, opts, inst.ok_commands(), out_dir, status)
+            image = finish_docker(env, repo_id, plan, opts, inst.script(plan), out_dir, status)
         failure = None if status == "success" else {
             "class": "BuildFailed" if not oracle["built"] else ("NoTests" if status == "no_tests" else "TestsFailed"),
             "message": oracle["output_tail"][-300:], "module": None}

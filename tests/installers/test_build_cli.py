@@ -48,3 +48,14 @@ def test_bad_inputs_are_one_line_errors(cli, git_repo_factory):
     assert res.exit_code == 2 and "--min-pass-ratio" in res.output
     res = cli("build", "-e", "b2", "--backend", "local", "--only", "ghost")
     assert res.exit_code == 1 and "'ghost'" in res.output
+
+
+def test_disk_guard_and_many_workers_warning(cli, git_repo_factory, r2e_home):
+    setup_exp(cli, git_repo_factory, ["no_tests"], exp="b3")
+    res = cli("build", "-e", "b3", "--backend", "local", "-j", "32", "--min-free-gb", "1000000")
+    assert res.exit_code == 1
+    assert "above 20 the Docker engine's connection pool" in res.output
+    assert "not started: free disk below" in res.output
+    assert not list((r2e_home / "experiments" / "b3" / "build").glob("*/result.json"))  # nothing recorded: resumable
+    res = cli("build", "-e", "b3", "--backend", "local", "-j", "32")
+    assert res.exit_code == 0, res.output

@@ -30,6 +30,7 @@ def test_model_command_fixes_install_and_is_folded(tmp_path, llm_server, monkeyp
     assert [s["kind"] for s in saved["steps"]] == ["command", "oracle"]
     assert saved["steps"][1]["helped"] is True and saved["final_status"] == "success"
     assert result["plan"]["extra_steps"] == ["uv pip install six && env"]
+    assert result["install_script"][-1] == "uv pip install six && env"  # reproducible from the script
     assert "sk-secret-value" not in (out / "install.log").read_text()  # keys never reach commands
     assert "sk-secret-value" not in (out / "repairs.json").read_text()
 
@@ -41,6 +42,7 @@ def test_loop_is_bounded_and_saves_transcript(tmp_path, llm_server):
     assert len(llm_server.requests) == 3
     assert len(json.loads((out / "repairs.json").read_text())["steps"]) == 3
     assert [s["source"] for s in result["repair_steps"]] == ["llm"] * 3
+    assert not any("still broken" in c for c in result["install_script"])  # unhelpful trials are not recorded
 
 
 def test_reply_parsing():
