@@ -185,7 +185,7 @@ def repo_image_name(repo_id: str, digest: str) -> str:
 def prune_dangling(client) -> int:
     """Remove dangling layers left by replaced repo images; return bytes reclaimed."""
     try:
-        res = client.images.prune(filters={"dangling": True})
+        res = client.images.prune(filters={"dangling": True, "label": LABEL})  # only layers r2e made
         return int(res.get("SpaceReclaimed") or 0)
     except Exception:
         return 0

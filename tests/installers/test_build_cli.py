@@ -59,3 +59,8 @@ def test_disk_guard_and_many_workers_warning(cli, git_repo_factory, r2e_home):
     assert not list((r2e_home / "experiments" / "b3" / "build").glob("*/result.json"))  # nothing recorded: resumable
     res = cli("build", "-e", "b3", "--backend", "local", "-j", "32")
     assert res.exit_code == 0, res.output
+
+
+def test_build_base_rejects_unknown_python(cli):
+    res = cli("images", "build-base", "--python", "2.7")
+    assert res.exit_code == 2 and "no base image recipe for Python 2.7" in res.output

@@ -105,3 +105,12 @@ def test_wheelhouse_build_in_a_container_without_network(docker_client, docker_b
     finally:
         if result.get("image"):
             docker_client.images.remove(result["image"], force=True)
+
+
+def test_images_commands(cli, docker_client, docker_base):
+    listed = cli("images", "list")
+    assert listed.exit_code == 0 and docker_base in listed.output
+    swept = cli("images", "sweep")
+    assert swept.exit_code == 0 and swept.output.startswith("removed ")
+    exists = cli("images", "build-base", "--python", "3.11", "--minimal")
+    assert exists.exit_code == 0 and "exists" in exists.output
