@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,13 @@ from r2e.fsio import atomic_write_json, atomic_write_text
 STATUSES = ("success", "partial", "failed", "timeout", "no_tests", "python2", "error")
 RANK = {"success": 5, "partial": 4, "no_tests": 3, "failed": 1, "timeout": 0, "error": 0, "python2": 0}
 INSTALL_TIMEOUT = 900
+CANCELLED = threading.Event()  # set on Ctrl-C: running builds stop and record nothing (so they resume)
+
+
+class BuildCancelled(Exception):
+    pass
+
+
 SCRIPT_KINDS = {"venv", "install", "editable", "pth", "optional", "build"}  # not tests, oracle runs or trials
 
 
@@ -72,8 +80,12 @@ class Installer:
         return self.deadline - time.monotonic()
 
     def run(self, kind: str, command: str, timeout: float = INSTALL_TIMEOUT, cwd: str | None = None) -> ExecResult:
+        if CANCELLED.is_set():
+            raise BuildCancelled()
         timeout = max(1.0, min(timeout, self.remaining()))
         res = self.env.execute(command, cwd=cwd, timeout=timeout)
+        if CANCELLED.is_set():
+            raise BuildCancelled()
         self.steps.append(Step(kind, command, res.exit_code, res.duration, res.timed_out))
         self.log(f"$ {command}\n[exit {res.exit_code}{' TIMEOUT' if res.timed_out else ''}, {res.duration:.1f}s]\n{res.output}")
         return res
@@ -193,8 +205,14 @@ def build_repo(repo_id: str, repo_path: Path, out_dir: Path, opts: BuildOptions,
     result: dict = {"repo": repo_id, "backend": opts.backend, "started": started}
     try:
         result.update(_build(repo_id, Path(repo_path), out_dir, opts, deadline, env_factory))
+    except BuildCancelled:
+        return {**result, "status": "cancelled"}  # no result.json: the next run builds it again
     except Exception as exc:  # an unexpected failure is data, never a crashed batch
+        if CANCELLED.is_set():
+            return {**result, "status": "cancelled"}
         result.update(status="error", failure={"class": type(exc).__name__, "message": str(exc)[:500], "module": None})
+    if CANCELLED.is_set():  # interrupted midway: what ran is not a verdict
+        return {**result, "status": "cancelled"}
     result["duration"] = round(time.monotonic() - t0, 2)
     result["finished"] = now_iso()
     atomic_write_json(out_dir / "result.json", result)

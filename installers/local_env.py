@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,16 @@ from installers.environment import DEFAULT_TIMEOUT, VENV_PATH_PREFIX, Environmen
 
 # Secrets never reach commands run on behalf of a model or a generated test.
 SECRET_MARKERS = ("API_KEY", "TOKEN", "SECRET", "PASSWORD")
+_RUNNING: set[subprocess.Popen] = set()  # commands in flight, killed by kill_all() on Ctrl-C
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill the process group of every command this process is running (a batch was interrupted)."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        _kill_group(proc)
 
 
 def scrubbed_environ() -> dict[str, str]:
@@ -49,6 +60,8 @@ class LocalEnvironment(Environment):
             )
         except OSError as exc:
             return ExecResult(-1, f"could not start: {exc}", False, 0.0)
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc)
         try:
             out, _ = proc.communicate(timeout=timeout)
             timed_out = False
@@ -60,6 +73,9 @@ class LocalEnvironment(Environment):
             _kill_group(proc)
             proc.communicate()
             raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
         text = clip_output(out.decode("utf-8", errors="replace"))
         code = -1 if timed_out else proc.returncode
         return ExecResult(code, text, timed_out, time.monotonic() - start)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from installers.build import BuildOptions, build_repo, now_iso
+from installers.build import CANCELLED, BuildOptions, build_repo, now_iso
 from r2e.fsio import atomic_write_json, read_json
 from r2e.pool import run_pool
 from r2e.progress import progress
@@ -63,6 +63,7 @@ def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, w
         return build_repo(item.repo_id, item.path, build_dir / item.repo_id, item_opts)
 
     interrupted = False
+    CANCELLED.clear()
     with progress(len(todo), "build") as bar:
         def done(item, result, error):
             status = (result or {}).get("status", "error") if error is None else "error"
@@ -74,6 +75,10 @@ def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, w
             run_pool(one, todo, workers, on_done=done)
         except KeyboardInterrupt:
             interrupted = True
+            CANCELLED.set()
+            from installers.local_env import kill_all
+
+            kill_all()
             if opts.backend == "docker":
                 from installers.docker_env import close_all
 
