@@ -98,6 +98,10 @@ def run_build(ws: Workspace, exp: str, repos, opts, *, jobs=1, force=False, min_
     items = [BuildItem(r.id, ws.repo_path(r.id), r.commit) for r in repos]
     if opts.backend == "local":
         click.echo("backend: local (repo code and its tests run on this host, in per-repo venvs)")
+    else:
+        from installers.backends import docker_client
+
+        docker_client(opts)  # no engine: one clear line now, not one failure per repo
     summary = build_many(items, exp_dir / "build", opts, workers=jobs, force=force, min_free_gb=min_free_gb,
                          summary_path=exp_dir / "build.json")
     tally = ", ".join(f"{k}={v}" for k, v in sorted(summary["counts"].items()))

@@ -64,3 +64,11 @@ def test_disk_guard_and_many_workers_warning(cli, git_repo_factory, r2e_home):
 def test_build_base_rejects_unknown_python(cli):
     res = cli("images", "build-base", "--python", "2.7")
     assert res.exit_code == 2 and "no base image recipe for Python 2.7" in res.output
+
+
+def test_docker_backend_without_engine_is_one_line(cli, git_repo_factory, monkeypatch):
+    setup_exp(cli, git_repo_factory, ["no_tests"], exp="b4")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    res = cli("build", "-e", "b4")
+    assert res.exit_code == 1 and "Docker Engine not reachable" in res.output and "--backend local" in res.output
+    assert len(res.output.strip().splitlines()) == 1
