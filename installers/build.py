@@ -125,10 +125,9 @@ def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[s
         return ["<venv>"], res.output
     pip = inst.pip
     failed: list[str] = []
-    reqs = plan.all_requirements()
     if inst.prefetch is not None:
-        inst.prefetch(reqs + list(plan.optional.values()))
-    if reqs:
+        inst.prefetch(plan.all_requirements() + list(plan.optional.values()))
+    for reqs in plan.requirement_groups():
         res = inst.run("install", f"{pip} " + " ".join(shlex.quote(r) for r in reqs))
         output.append(res.output)
         if not res.ok and inst.remaining() > 0:

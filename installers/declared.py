@@ -266,9 +266,18 @@ def _read_req_file(path: Path, seen: set[Path]) -> list[str]:
     return out
 
 
-def _is_test_file(name: str) -> bool:
+SKIPPED_REQ_WORDS = ("doc", "lint", "release", "publish", "update", "upgrade", "style", "format", "typing", "mypy",
+                     "bench", "deploy", "build", "constraint")
+
+
+def _req_file_role(name: str) -> str:
+    """'test', 'skip' (docs, lint, release tooling...) or 'runtime', from a requirements file's name."""
     low = name.lower()
-    return any(w in low for w in ("test", "dev", "lint", "doc", "ci"))
+    if "test" in low or low.startswith(("requirements-dev", "requirements_dev", "dev")) or "-ci" in low:
+        return "test"
+    if any(w in low for w in SKIPPED_REQ_WORDS):
+        return "skip"
+    return "runtime"
 
 
 def _requirements_files(repo: Path, d: Declared) -> None:
@@ -279,11 +288,14 @@ def _requirements_files(repo: Path, d: Declared) -> None:
     seen: set[Path] = set()
     for f in files:
         rel = str(f.relative_to(repo))
+        role = _req_file_role(rel.replace("/", "-"))
+        if role == "skip":
+            continue
         reqs = _read_req_file(f, seen)
         if not reqs:
             continue
         d.sources.append(rel)
-        if _is_test_file(f.name):
+        if role == "test":
             d.test_requirements += reqs
         else:
             d.requirements += reqs

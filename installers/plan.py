@@ -52,6 +52,13 @@ class InstallPlan:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def requirement_groups(self) -> list[list[str]]:
+        """[runtime (declared + inferred), test]: installed as two batches, so a test pin cannot sink the runtime."""
+        runtime = _unique([*self.requirements, *self.inferred.values()])
+        names = {req_name(r) for r in runtime}
+        test = [r for r in _unique(self.test_requirements) if req_name(r) not in names]
+        return [g for g in (runtime, test) if g]
+
     def all_requirements(self) -> list[str]:
         """Declared + inferred + test requirements, one per distribution, declared first."""
         seen: dict[str, str] = {}
@@ -60,6 +67,15 @@ class InstallPlan:
             if name and name not in seen:
                 seen[name] = req
         return list(seen.values())
+
+
+def _unique(reqs: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for req in reqs:
+        name = req_name(req)
+        if name and name not in seen:
+            seen[name] = req
+    return list(seen.values())
 
 
 @lru_cache(maxsize=1)
