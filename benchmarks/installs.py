@@ -92,7 +92,8 @@ def main() -> int:
         items.append(BuildItem(repo.name, repo, commit=spec))
     report = {}
     for mode in args.modes.split(","):
-        opts = BuildOptions(backend=args.backend, timeout_per_task=args.timeout, rules=(mode == "rules"), llm=None)
+        opts = BuildOptions(backend=args.backend, timeout_per_task=args.timeout, rules=(mode == "rules"), llm=None,
+                            rebuild=True)  # every mode installs from scratch: comparable times
         t0 = time.monotonic()
         summary = build_many(items, args.out / f"build-{mode}{'-bare' if args.bare else ''}", opts,
                              workers=args.jobs, force=True, echo=lambda *a, **k: None)
