@@ -69,10 +69,10 @@ class Step:
 class Installer:
     """Runs and records commands in one environment, within the task's deadline."""
 
-    def __init__(self, env: Environment, log_path: Path, deadline: float):
+    def __init__(self, env: Environment, log_path: Path, deadline: float, keep_log: bool = False):
         self.env, self.log_path, self.deadline = env, log_path, deadline
         self.steps: list[Step] = []
-        self._log: list[str] = []
+        self._log: list[str] = [log_path.read_text(encoding="utf-8")] if keep_log and log_path.exists() else []
         self.pip = pip_command(env)
         self.prefetch: Callable[[list[str]], None] | None = None  # wheelhouse mode: fetch dists on the host
 
@@ -115,7 +115,10 @@ def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[s
     if docker:
         venv_cmd = f"uv venv --quiet --python /usr/bin/python3 {env.venv}"
     else:
-        venv_cmd = f"UV_PYTHON_DOWNLOADS=never uv venv --quiet --python {plan.python} {env.venv}"
+        from installers.local_env import find_python
+
+        interpreter = find_python(plan.python) or plan.python
+        venv_cmd = f"UV_PYTHON_DOWNLOADS=never uv venv --quiet --python {interpreter} {env.venv}"
     res = inst.run("venv", venv_cmd, timeout=300)
     if not res.ok and not docker:
         inst.log(f"note: Python {plan.python} is not installed on this host; using {sys.executable}")
@@ -240,7 +243,8 @@ def _build(repo_id: str, repo_path: Path, out_dir: Path, opts: BuildOptions, dea
     attempt = 0
     while True:
         attempt += 1
-        outcome = _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried, repair_steps)
+        outcome = _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried, repair_steps,
+                           keep_log=attempt > 1)
         restart = outcome.pop("restart_python", None)
         if restart and attempt < 3 and time.monotonic() < deadline:
             plan.python, plan.python_reason = restart, f"repair: restarted with Python {restart}"
@@ -252,9 +256,12 @@ def _build(repo_id: str, repo_path: Path, out_dir: Path, opts: BuildOptions, dea
     return outcome
 
 
-def _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried, repair_steps) -> dict:
+def _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried, repair_steps,
+             keep_log: bool = False) -> dict:
     env = env_factory(plan)
-    inst = Installer(env, out_dir / "install.log", deadline)
+    inst = Installer(env, out_dir / "install.log", deadline, keep_log=keep_log)
+    if keep_log:
+        inst.log(f"# restarting the install with Python {plan.python}")
     try:
         if docker and opts.wheelhouse is not None:
             _use_wheelhouse(inst, plan, Path(opts.wheelhouse))

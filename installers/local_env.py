@@ -30,6 +30,23 @@ def kill_all() -> None:
         _kill_group(proc)
 
 
+def find_python(version: str) -> str | None:
+    """An interpreter for X.Y on this host: pythonX.Y on PATH, or a pyenv / uv-managed install."""
+    import glob
+
+    found = shutil.which(f"python{version}")
+    if found and "/shims/" not in found:  # pyenv shims answer only for the selected versions
+        return found
+    home = Path.home()
+    patterns = [str(home / ".pyenv" / "versions" / f"{version}.*" / "bin" / f"python{version}"),
+                str(home / ".local" / "share" / "uv" / "python" / f"cpython-{version}.*" / "bin" / f"python{version}")]
+    for pattern in patterns:
+        hits = sorted(glob.glob(pattern))
+        if hits:
+            return hits[-1]
+    return None
+
+
 def scrubbed_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in SECRET_MARKERS)}
 

@@ -71,3 +71,23 @@ def test_task_timeout_is_reported(tmp_path):
     r = build(tmp_path, "slow", timeout=12)
     assert r["status"] == "timeout"
     assert r["duration"] < 40
+
+
+def test_restart_with_another_python_keeps_the_whole_log(tmp_path):
+    """`from collections import Mapping` -> the collections rule restarts the install with Python 3.9.
+
+    Without a 3.9 on this host the local backend says so and falls back; the restart is recorded either way."""
+    from installers.local_env import find_python
+
+    repo = tmp_path / "repos" / "oldcoll"
+    make_git_repo(repo, {"oc/__init__.py": "from collections import Mapping\n",
+                         "tests/test_oc.py": "import oc\n\ndef test_x():\n    assert oc\n"})
+    r = build_repo("oldcoll", repo, tmp_path / "out", BuildOptions(backend="local", timeout_per_task=300))
+    assert r["repair_steps"][0]["rule"] == "collections-abc" and r["repair_steps"][0]["python"] == "3.9"
+    assert r["python"] == "3.9" and r["python_reason"].startswith("repair: restarted")
+    log = (tmp_path / "out" / "install.log").read_text()
+    assert log.count("uv venv") >= 2 and "# restarting the install with Python 3.9" in log
+    if find_python("3.9"):
+        assert r["status"] == "success", log[-2000:]
+    else:
+        assert r["status"] == "failed" and "local Python 3.9 unavailable" in " ".join(r["plan"]["notes"])
