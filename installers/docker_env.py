@@ -34,6 +34,26 @@ def host_ca_bundle() -> str | None:
         value = os.environ.get(var)
         if value and Path(value).is_file():
             return str(Path(value).resolve())
+    return _pip_conf_cert()
+
+
+def _pip_conf_cert() -> str | None:
+    """`cert` from pip's configuration files (what the host's pip trusts)."""
+    import configparser
+
+    files = [os.environ.get("PIP_CONFIG_FILE") or "", "/etc/pip.conf", "/etc/xdg/pip/pip.conf",
+             str(Path.home() / ".config" / "pip" / "pip.conf"), str(Path.home() / ".pip" / "pip.conf")]
+    for f in files:
+        if not f or not Path(f).is_file():
+            continue
+        cp = configparser.ConfigParser(interpolation=None)
+        try:
+            cp.read(f)
+        except configparser.Error:
+            continue
+        cert = cp.get("global", "cert", fallback=None)
+        if cert and Path(cert).is_file():
+            return str(Path(cert).resolve())
     return None
 
 
