@@ -50,7 +50,10 @@ def ensure_base(client, python: str, minimal: bool, lock_dir: Path | None = None
     spec = BaseSpec(python, minimal=minimal)
     if image_exists(client, spec.name):
         return spec.name
-    lock = (lock_dir or Path.home() / ".r2e") / f".base-{python}{'-min' if minimal else ''}.lock"
+    import tempfile
+
+    # One builder per machine (the engine is shared), so the lock lives in the system temp folder.
+    lock = (lock_dir or Path(tempfile.gettempdir())) / f"r2e-base-{python}{'-min' if minimal else ''}.lock"
     with file_lock(lock):
         return build_base(client, spec, log=log or (lambda s: None))
 
