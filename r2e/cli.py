@@ -14,6 +14,12 @@ COMMANDS: dict[str, str] = {
     "setup": "r2e.commands.setup_cmd:setup",
     "repos": "r2e.commands.setup_cmd:repos",
     "quickstart": "r2e.commands.quickstart:quickstart",
+    "seart": "r2e.commands.seart_cmd:seart",
+    "report": "r2e.commands.report_cmd:report",
+    "extract": "r2e.commands.extract_cmd:extract",
+    "list-functions": "r2e.commands.extract_cmd:list_functions",
+    "show": "r2e.commands.extract_cmd:show",
+    "graph": "r2e.commands.extract_cmd:graph",
     "build": "r2e.commands.build_cmd:build",
     "images": "r2e.commands.build_cmd:images",
 }

@@ -25,6 +25,12 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
     return all(o.status != "failed" for o in outcomes)
 
 
+def stage_extract(ws: Workspace, exp: str) -> bool:
+    from r2e.commands.extract_cmd import run_extract
+
+    return run_extract(ws, exp, overwrite=True)
+
+
 def quickstart_backend() -> tuple[str, str]:
     """Docker when an engine answers and a base image is there or can be built here; else local, said aloud."""
     import shutil
@@ -62,6 +68,7 @@ def stage_build(ws: Workspace, exp: str) -> bool:
 # Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
+    ("extract", stage_extract),
     ("build", stage_build),
 ]
 
