@@ -91,3 +91,20 @@ def test_restart_with_another_python_keeps_the_whole_log(tmp_path):
         assert r["status"] == "success", log[-2000:]
     else:
         assert r["status"] == "failed" and "local Python 3.9 unavailable" in " ".join(r["plan"]["notes"])
+
+
+def test_environment_of_record_opens_from_the_result(tmp_path):
+    from installers.records import load_result, open_environment
+    from r2e.errors import R2EError
+
+    build(tmp_path, "broken_file")
+    result = load_result(tmp_path / "build", "broken_file")
+    with open_environment(result) as env:
+        out = env.execute("python -c 'import tool; print(tool.add(40, 2))'")
+        assert out.output.strip() == "42", out.output
+    try:
+        open_environment({**result, "status": "failed"})
+    except R2EError as exc:
+        assert "did not build" in str(exc)
+    else:
+        raise AssertionError("a failed build must not open")

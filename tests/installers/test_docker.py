@@ -114,3 +114,19 @@ def test_images_commands(cli, docker_client, docker_base):
     assert swept.exit_code == 0 and swept.output.startswith("removed ")
     exists = cli("images", "build-base", "--python", "3.11", "--minimal")
     assert exists.exit_code == 0 and "exists" in exists.output
+
+
+def test_environment_of_record_from_a_docker_result(docker_client, docker_base, tmp_path):
+    from installers.records import open_environment
+
+    repo = tmp_path / "nt"
+    make_git_repo(repo, REPOS["broken_file"])
+    opts = BuildOptions(backend="docker", base_minimal=True, timeout_per_task=600, docker_client=docker_client)
+    result = build_repo("fx__record", repo, tmp_path / "out", opts)
+    try:
+        assert result["status"] == "success"
+        with open_environment(result, client=docker_client) as env:
+            out = env.execute("python -c 'import tool; print(tool.add(40, 2))'")
+            assert out.output.strip() == "42" and env.workdir == "/testbed"
+    finally:
+        docker_client.images.remove(result["image"], force=True)
