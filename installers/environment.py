@@ -26,6 +26,10 @@ class ExecResult:
         return self.exit_code == 0 and not self.timed_out
 
 
+# Login shells may reset PATH (Debian's /etc/profile does): put the venv back in front.
+VENV_PATH_PREFIX = 'if [ -n "${VIRTUAL_ENV:-}" ]; then export PATH="$VIRTUAL_ENV/bin:$PATH"; fi\n'
+
+
 def clip_output(text: str, limit: int = OUTPUT_LIMIT) -> str:
     """Keep the head and the tail of very long output: errors usually sit at the end."""
     if len(text) <= limit:

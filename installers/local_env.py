@@ -10,13 +10,41 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
-from installers.environment import DEFAULT_TIMEOUT, Environment, ExecResult, clip_output
+from installers.environment import DEFAULT_TIMEOUT, VENV_PATH_PREFIX, Environment, ExecResult, clip_output
 
 # Secrets never reach commands run on behalf of a model or a generated test.
 SECRET_MARKERS = ("API_KEY", "TOKEN", "SECRET", "PASSWORD")
+_RUNNING: set[subprocess.Popen] = set()  # commands in flight, killed by kill_all() on Ctrl-C
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill the process group of every command this process is running (a batch was interrupted)."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        _kill_group(proc)
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter for X.Y on this host: pythonX.Y on PATH, or a pyenv / uv-managed install."""
+    import glob
+
+    found = shutil.which(f"python{version}")
+    if found and "/shims/" not in found:  # pyenv shims answer only for the selected versions
+        return found
+    home = Path.home()
+    patterns = [str(home / ".pyenv" / "versions" / f"{version}.*" / "bin" / f"python{version}"),
+                str(home / ".local" / "share" / "uv" / "python" / f"cpython-{version}.*" / "bin" / f"python{version}")]
+    for pattern in patterns:
+        hits = sorted(glob.glob(pattern))
+        if hits:
+            return hits[-1]
+    return None
 
 
 def scrubbed_environ() -> dict[str, str]:
@@ -43,12 +71,14 @@ class LocalEnvironment(Environment):
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                ["bash", "-lc", command], cwd=cwd or self.workdir, env=self._env(env),
+                ["bash", "-lc", VENV_PATH_PREFIX + command], cwd=cwd or self.workdir, env=self._env(env),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed whole on timeout
             )
         except OSError as exc:
             return ExecResult(-1, f"could not start: {exc}", False, 0.0)
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc)
         try:
             out, _ = proc.communicate(timeout=timeout)
             timed_out = False
@@ -60,6 +90,9 @@ class LocalEnvironment(Environment):
             _kill_group(proc)
             proc.communicate()
             raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
         text = clip_output(out.decode("utf-8", errors="replace"))
         code = -1 if timed_out else proc.returncode
         return ExecResult(code, text, timed_out, time.monotonic() - start)

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "generate": "r2e.commands.harness_cmds:generate",
     "genexec": "r2e.commands.harness_cmds:genexec",
     "export": "r2e.commands.harness_cmds:export",
+    "build": "r2e.commands.build_cmd:build",
+    "images": "r2e.commands.build_cmd:images",
 }
 
 

@@ -31,6 +31,40 @@ def stage_extract(ws: Workspace, exp: str) -> bool:
     return run_extract(ws, exp, overwrite=True)
 
 
+def quickstart_backend() -> tuple[str, str]:
+    """Docker when an engine answers and a base image is there or can be built here; else local, said aloud."""
+    import shutil
+
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        return "local", f"no Docker Engine answers ({type(exc).__name__}): using a venv on this host"
+    from installers.images import BaseSpec, image_exists
+
+    if image_exists(client, BaseSpec("3.11", minimal=True).name):
+        return "docker", "base image r2e-base:py3.11-min is present"
+    if shutil.which("debootstrap"):
+        return "docker", "building base image r2e-base:py3.11-min with debootstrap (about a minute, once)"
+    return "local", ("Docker answers but no base image exists and debootstrap is missing "
+                     "(`apt-get install -y debootstrap`, then `r2e images build-base`): using a venv on this host")
+
+
+def stage_build(ws: Workspace, exp: str) -> bool:
+    from installers.build import BuildOptions
+    from r2e.commands.build_cmd import run_build
+
+    backend, why = quickstart_backend()
+    click.echo(f"build backend: {backend} -- {why}")
+    # The example is pure Python: the small base image (no compilers) is enough.
+    opts = BuildOptions(backend=backend, base_minimal=True, timeout_per_task=900)
+    repos = ws.repos_of(exp)
+    summary = run_build(ws, exp, repos, opts)
+    return summary["counts"].get("success", 0) == len(repos)
+
+
 def stage_genexec(ws: Workspace, exp: str) -> bool:
     from harness.stage import stage_genexec as run
 
@@ -43,13 +77,22 @@ def stage_export(ws: Workspace, exp: str) -> bool:
     return run(ws, exp)
 
 
+def stage_report(ws: Workspace, exp: str) -> bool:
+    from r2e.commands.report_cmd import write_report
+
+    write_report(ws, exp, "html")
+    return True
+
+
 # Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
 # genexec and export must come after the extract (issue 4) and build (issue 6) stages.
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
     ("extract", stage_extract),
+    ("build", stage_build),
     ("genexec", stage_genexec),
     ("export", stage_export),
+    ("report", stage_report),
 ]
 
 

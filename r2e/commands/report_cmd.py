@@ -17,6 +17,11 @@ from r2e.workspace import Workspace, check_experiment_name
 @click.pass_obj
 def report(ws: Workspace, exp: str, fmt: str, output_dir: str | None):
     """Summarise build (and genexec) results: statuses, exception classes, missing modules, pass ratios, times."""
+    write_report(ws, exp, fmt, output_dir)
+
+
+def write_report(ws: Workspace, exp: str, fmt: str = "md", output_dir: str | None = None) -> Path:
+    """Write the report of `exp` in `fmt`; return its path."""
     from r2e.fsio import atomic_write_text
     from r2e.report.aggregate import report_figures
     from r2e.report.load import load_experiment
@@ -41,3 +46,4 @@ def report(ws: Workspace, exp: str, fmt: str, output_dir: str | None):
     for line in summary_lines(figures):
         click.echo(line)
     click.echo(f"wrote {folder / name}" + (f" and {len(charts)} charts" if charts else ""))
+    return folder / name

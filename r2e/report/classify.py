@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _EXCEPTION = re.compile(r"^(?:E\s+)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|NotFound|Failure))\b:?",
                         re.MULTILINE)
@@ -33,26 +32,11 @@ def missing_module(message: str, log_tail: str, recorded: str | None, failure_cl
     return None
 
 
-@lru_cache(maxsize=1)
-def import_to_distribution() -> dict[str, str]:
-    """pipreqs' import-name -> distribution table (shipped in the pipreqs package)."""
-    from importlib import resources
-
-    try:
-        text = (resources.files("pipreqs") / "mapping").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        return {}
-    table = {}
-    for line in text.splitlines():
-        if ":" in line:
-            name, dist = line.strip().split(":", 1)
-            table[name] = dist
-    return table
-
-
 def distribution_for(module: str) -> tuple[str, bool]:
     """(distribution name, whether it differs from the import name) — the pipreqs failure mode."""
-    dist = import_to_distribution().get(module)
+    from installers.plan import import_table  # the installer's own table: the report says what it did
+
+    dist = import_table().get(module)
     if dist is None:
         return module, False
     return dist, dist.lower().replace("_", "-") != module.lower().replace("_", "-")

@@ -45,7 +45,7 @@ def experiment(r2e_home):
     (build / "c__cv" / "install.log").write_text(
         "Traceback (most recent call last):\n  File \"x.py\", line 1\nImportError: old\n"
         "Traceback (most recent call last):\n  File \"pkg/__init__.py\", line 3, in <module>\n"
-        "    import sklearn\nModuleNotFoundError: No module named 'sklearn'\n")
+        "    import cv2\nModuleNotFoundError: No module named 'cv2'\n")
     (build / "h__running").mkdir()  # a batch still running: folder, no result yet
     (build / "i__broken").mkdir()
     (build / "i__broken" / "result.json").write_text('{"status": "succ')
@@ -72,7 +72,7 @@ def test_figures_from_partial_batch(experiment):
     assert b["exception_classes"]["Timeout"] == 1
     mods = {r["module"]: r for r in b["missing_modules"]}
     assert mods["yaml"]["distribution"] == "PyYAML" and mods["yaml"]["name_mismatch"]
-    assert mods["sklearn"]["name_mismatch"]
+    assert mods["cv2"] == {"module": "cv2", "count": 1, "distribution": "opencv-python-headless", "name_mismatch": True}
     assert b["pass_ratio_histogram"]["0.9-1.0"] == 2 and b["pass_ratio_histogram"]["0.5-0.6"] == 1
     assert b["success_by_python"]["3.11"] == {"repos": 4, "success": 1, "rate": 0.25}
     assert b["success_by_build_system"]["cmake"]["rate"] == 1.0
@@ -120,7 +120,7 @@ def test_classification_helpers():
     assert exception_class("all good", "", None) is None
     assert missing_module("cannot import name 'soft_unicode' from 'markupsafe'", "", None, "ImportError") == "markupsafe"
     assert missing_module("", "No module named 'google.protobuf'", None, None) == "google"
-    assert distribution_for("sklearn") == ("scikit_learn", True)  # as pipreqs spells it
+    assert distribution_for("sklearn") == ("scikit-learn", True)
     assert distribution_for("requests")[1] is False  # same name, whatever its case
     assert histogram([0.0, 0.05, 1.0, 0.95]) == {**{f"{i / 10:.1f}-{(i + 1) / 10:.1f}": 0 for i in range(10)},
                                                  "0.0-0.1": 2, "0.9-1.0": 2}
