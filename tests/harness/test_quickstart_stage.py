@@ -12,7 +12,8 @@ from tests.harness.extracted import write_extracted
 
 
 def test_quickstart_genexec_and_export_on_minilib(r2e_home):
-    assert [n for n, _ in STAGES][-2:] == ["genexec", "export"]
+    names = [n for n, _ in STAGES]
+    assert names.index("extract") < names.index("build") < names.index("genexec") < names.index("export")
     ws = Workspace(r2e_home)
     assert stage_setup(ws, "qs")
     repo = ws.repos_of("qs")[0]
