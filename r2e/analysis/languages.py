@@ -58,6 +58,9 @@ class LanguageAdapter(Protocol):
         end; units in `stubs` (trimmed for the token budget) as a one-line stand-in defining their
         names."""
 
+    def file_header(self, path: str) -> str:
+        """The comment line that opens a file's section in a slice (Python: `# file: <path>`)."""
+
     def facts(self, unit: Unit, source: SourceFile) -> FunctionFacts:
         """What the filters need to know about a function or method unit."""
 

@@ -179,6 +179,9 @@ class PythonAdapter:
         return python_resolve.render(source, selected, last, resolver.extra_units(source.path), stubs,
                                      resolver.module_of.get(source.path, ""))
 
+    def file_header(self, path: str) -> str:
+        return f"# file: {path}"
+
     def is_extractable(self, unit: Unit) -> bool:
         return unit.kind in (FUNCTION, METHOD) and bool(unit.info.get("extractable"))
 

@@ -6,7 +6,7 @@ methods, classes), the target being level 1; import lines, constants and enclosi
 the definitions that need them. When the slice exceeds `max_tokens`, the farthest units (in hops)
 are dropped first; the target and the headers enclosing any kept unit are never dropped. The
 adapter renders each file's kept units; files come farthest-first, the target's file last, each
-under a `# file: <path>` header.
+under the adapter's path header (Python: `# file: <path>`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from r2e.analysis.records import CLASS, DEFINITION_KINDS, IMPORT, SourceFile
 from r2e.analysis.tokens import count_tokens
 
-HEADER = "# file: {path}"
+
+
+DISCOVERY_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,11 @@ def collect(target: str, resolver, depth: int | None = None, max_tokens: int | N
     level = {target: 1}
     order = [target]
     queue = deque([target])
-    while queue:
+    # With a budget, stop discovering once the units found hold several budgets' worth of tokens:
+    # the trimming below would drop everything farther anyway (keeps huge closures cheap).
+    cap = DISCOVERY_FACTOR * max_tokens if max_tokens is not None else None
+    found = unit(target).tokens
+    while queue and (cap is None or found <= cap):
         uid = queue.popleft()
         u = unit(uid)
         for d in resolver.deps(u):
@@ -54,6 +60,7 @@ def collect(target: str, resolver, depth: int | None = None, max_tokens: int | N
                 continue
             hops[d] = hops[uid] + 1
             level[d] = lvl
+            found += du.tokens
             order.append(d)
             queue.append(d)
     stubs: set[str] = set()
@@ -136,7 +143,7 @@ def build_slice(target: str, resolver, files: dict[str, SourceFile], adapter, de
     parts = []
     for path in order:
         body = adapter.render(files[path], by_file[path], last if path == t.path else None, resolver, stubs)
-        parts.append(HEADER.format(path=path) + "\n" + body)
+        parts.append(adapter.file_header(path) + "\n" + body)
     header = list(dict.fromkeys(line for path in order for line in files[path].index.header))
     text = "\n".join(header) + ("\n\n" if header else "") + "\n\n".join(parts) + "\n"
     return Slice(
