@@ -232,7 +232,7 @@ class PythonResolver:
             if not deps:
                 deps = self.lookup(u.path, head)
             if not deps and cls_uid:  # decorators / defaults of a method read the class body
-                deps = [m for m in self.members.get(cls_uid, {}).get(head, ()) if self.units[m].kind != METHOD]
+                deps = list(self.members.get(cls_uid, {}).get(head, ()))
             for d in deps:
                 current += self.final(d)
         for attr in rest:
