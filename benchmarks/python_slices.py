@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -54,9 +53,9 @@ def undefined_names(text: str) -> list[str] | None:
 
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+        w = checker.Checker(tree, filename="slice.py")
+    except (SyntaxError, RecursionError):  # RecursionError: pyflakes on very deep expressions
         return None
-    w = checker.Checker(tree, filename="slice.py")
     return [m.message_args[0] for m in w.messages if isinstance(m, messages.UndefinedName)]
 
 

@@ -13,7 +13,7 @@ import posixpath
 from collections import defaultdict
 from typing import Iterable
 
-from r2e.analysis.records import ASSIGN, BLOCK, CLASS, FUNCTION, IMPORT, METHOD, SourceFile, Unit
+from r2e.analysis.records import BLOCK, CLASS, FUNCTION, IMPORT, METHOD, SourceFile, Unit
 
 CALLABLE = (FUNCTION, METHOD)
 
@@ -383,4 +383,4 @@ def render(source: SourceFile, selected: set[str], last: str | None, extra: list
     return "\n".join(out)
 
 
-__all__ = ["PythonResolver", "render", "import_text", "module_names", "ASSIGN"]
+__all__ = ["PythonResolver", "render", "import_text", "module_names"]

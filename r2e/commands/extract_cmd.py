@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from r2e.errors import R2EError, R2EUsageError
+from r2e.errors import R2EError
 from r2e.fsio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json, read_jsonl
 from r2e.workspace import Workspace, check_experiment_name
 
@@ -217,4 +217,4 @@ def graph(ws: Workspace, exp, repo_id, output, fmt):
                f"{g.number_of_edges()} edges -> {output}")
 
 
-__all__ = ["extract", "list_functions", "show", "graph", "run_extract", "R2EUsageError"]
+__all__ = ["extract", "list_functions", "show", "graph", "run_extract"]
