@@ -79,9 +79,21 @@ def collect(target: str, resolver, depth: int | None = None, max_tokens: int | N
         while True:
             _close(kept, unit, resolver)
             # a module-level definition cut by depth or budget but read by a kept unit: a stub
-            new = {d for uid in kept if unit(uid).kind != IMPORT for d in resolver.deps(unit(uid))
-                   if d not in kept and d not in stubs and unit(d).defines and not _in_class(unit, d)}
-            if not new:
+            new, siblings = set(), set()
+            for uid in kept:
+                k = unit(uid)
+                if k.kind == IMPORT:
+                    continue
+                for d in resolver.deps(k):
+                    if d in kept or d in stubs or not unit(d).defines:
+                        continue
+                    du = unit(d)
+                    if not _in_class(unit, d):
+                        new.add(d)
+                    elif du.parent == k.parent and set(du.defines) & set(k.refs):
+                        siblings.add(d)  # a class-body name read bare (e.g. a default argument)
+            kept |= siblings
+            if not new and not siblings:
                 break
             stubs |= new
             for d in new:  # a stub inside an `if`/`try` needs the block's headers
