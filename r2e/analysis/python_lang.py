@@ -19,7 +19,7 @@ from r2e.analysis.languages import load_query
 from r2e.analysis.records import (
     ASSIGN, BLOCK, CLASS, FUNCTION, IMPORT, METHOD, STATEMENT, FileIndex, FunctionFacts, SourceFile, Unit,
 )
-from r2e.analysis.tokens import count_tokens
+from r2e.analysis.tokens import METHOD as TOKEN_METHOD, count_tokens
 
 SCHEMA = 7
 DOTTED = re.compile(r"^(?:super\(\)|[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*$")
@@ -94,7 +94,7 @@ class PythonAdapter:
         query_src = load_query("python")
         self.query = Query(self.language, query_src)
         digest = hashlib.sha256(query_src.encode()).hexdigest()[:12]
-        self.cache_key = f"python-{_grammar_version()}-{digest}-s{SCHEMA}"
+        self.cache_key = f"python-{_grammar_version()}-{digest}-s{SCHEMA}-{TOKEN_METHOD}"
 
     # ------------------------------------------------------------------ indexing
     def index_file(self, path: str, data: bytes) -> tuple[FileIndex, str]:
