@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -54,9 +53,9 @@ def undefined_names(text: str) -> list[str] | None:
 
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+        w = checker.Checker(tree, filename="slice.py")
+    except (SyntaxError, RecursionError):  # RecursionError: pyflakes on very deep expressions
         return None
-    w = checker.Checker(tree, filename="slice.py")
     return [m.message_args[0] for m in w.messages if isinstance(m, messages.UndefinedName)]
 
 
@@ -69,10 +68,17 @@ def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int
                           slice_depth=depth, max_context_tokens=budget, cache_dir=cache_dir, index_workers=jobs)
     t0 = time.monotonic()
     res = extract_repo(Path(folder).name, folder, opts)
+    t1 = time.monotonic()
+    from r2e.analysis.graph import build_graph
+
+    graph = build_graph(Path(folder).name, res.index)  # the networkx graph, timed too
+    graph_s = time.monotonic() - t1
     wall = time.monotonic() - t0
+    ru_self, ru_kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    bad, unparsable, ratios, examples = 0, 0, [], []
+    bad, unparsable, inherited, ratios, examples = 0, 0, 0, [], []
     for r in res.records:
         und = undefined_names(r["context"])
         if und is None:
@@ -80,7 +86,10 @@ def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int
             examples.append({"id": r["id"], "problem": "syntax error"})
         elif und:
             bad += 1
-            examples.append({"id": r["id"], "problem": "undefined: " + ", ".join(sorted(set(und)))})
+            own = set(undefined_names((Path(folder) / r["path"]).read_text(errors="replace")) or ())
+            inherited += bool(set(und) <= own)
+            note = " (undefined in the original file too)" if set(und) <= own else ""
+            examples.append({"id": r["id"], "problem": "undefined: " + ", ".join(sorted(set(und))) + note})
         if r["file_tokens"]:
             ratios.append(r["context_tokens"] / r["file_tokens"])
     n = len(res.records)
@@ -89,9 +98,9 @@ def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int
         "project": Path(folder).name, "files": sum(s["files"].values()),
 "functions": s["functions"], "extracted": n,
         "sufficient": n - bad - unparsable, "sufficiency": (n - bad - unparsable) / n if n else None,
-        "unparsable": unparsable, "median_ratio": statistics.median(ratios) if ratios else None,
+        "unparsable": unparsable, "inherited": inherited, "median_ratio": statistics.median(ratios) if ratios else None,
         "trimmed": sum(1 for r in res.records if r["context_trimmed"]),
-        "wall_s": round(wall, 2), "index_s": s["seconds"]["index"], "peak_rss_mib": round(rss),
+        "wall_s": round(wall, 2), "graph_s": round(graph_s, 2), "cpu_s": round(cpu, 1), "graph_nodes": graph.number_of_nodes(), "index_s": s["seconds"]["index"], "peak_rss_mib": round(rss),
         "skipped": s["skipped"], "examples": examples,
     }
 
@@ -127,8 +136,8 @@ def main() -> None:
         suff = "-" if row["sufficiency"] is None else f"{row['sufficiency']:.2%}"
         ratio = "-" if row["median_ratio"] is None else f"{row['median_ratio']:.3f}"
         print(f"{row['project']:<24} files {row['files']:>5}  functions {row['functions']:>6}  sliced {row['extracted']:>6}  "
-              f"sufficient {suff:>7}  median ctx/file {ratio}  "
-              f"wall {row['wall_s']:.1f}s (index {row['index_s']:.1f}s)  peak {row['peak_rss_mib']} MiB", flush=True)
+              f"sufficient {suff:>7} ({row['inherited']} of the rest inherit the source's own undefined names)  median ctx/file {ratio}  "
+              f"wall {row['wall_s']:.1f}s, cpu {row['cpu_s']:.1f}s (index {row['index_s']:.1f}s, graph {row['graph_s']:.1f}s)  peak {row['peak_rss_mib']} MiB", flush=True)
         for ex in row["examples"][: args.details]:
             print(f"    {ex['id']}: {ex['problem']}")
     total = sum(r["extracted"] for r in rows)

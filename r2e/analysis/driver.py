@@ -106,6 +106,7 @@ class RepoExtraction:
     repo: str
     records: list[dict]
     summary: dict
+    index: RepoIndex | None = field(default=None, repr=False)  # for building the graph without re-parsing
 
 
 def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoExtraction:
@@ -143,7 +144,7 @@ def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoEx
         "token_method": TOKEN_METHOD,
         "seconds": {"index": round(t_index, 3), "total": round(elapsed, 3)},
     }
-    return RepoExtraction(repo_id, records, summary)
+    return RepoExtraction(repo_id, records, summary, repo)
 
 
 def make_record(repo_id: str, unit, sf: SourceFile, resolver, sl, lang: str) -> dict:

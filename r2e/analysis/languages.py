@@ -5,6 +5,16 @@ package data under `r2e/queries/`), resolves references to units across a reposi
 selected units of a file as valid source, and reports the facts the filters look at. The graph,
 slicing, filter and driver modules only talk to this interface, so adding a language is: a query
 file, an adapter module, and one line in `ADAPTERS` below.
+
+What the generic code relies on (see `records.py`):
+- units with a `uid` of the form `<path>::<qualname>` (the record id is `<repo>/<uid>`), 1-based
+  inclusive lines, `defines` (names bound), `parent` (enclosing unit that must be rendered with it),
+  `tokens` (estimate used when trimming), and kinds from `records` (FUNCTION/METHOD/CLASS count as
+  levels for `--slice-depth`; IMPORT units are kept whenever a kept unit reads them);
+- function units carry `info` keys `docstring`, `signature`, `is_async`, `decorators` (the record
+  fields) and the adapter's `facts()` feeds the filters;
+- `FileIndex.header`: lines that must open any slice that includes the file (Python `__future__`);
+- the resolver's `deps()` drives slicing, `callees()` and `module_edges()` the graph.
 """
 
 from __future__ import annotations
@@ -57,6 +67,9 @@ class LanguageAdapter(Protocol):
         """The selected units of one file as valid source, `last` (and its enclosing units) at the
         end; units in `stubs` (trimmed for the token budget) as a one-line stand-in defining their
         names."""
+
+    def file_header(self, path: str) -> str:
+        """The comment line that opens a file's section in a slice (Python: `# file: <path>`)."""
 
     def facts(self, unit: Unit, source: SourceFile) -> FunctionFacts:
         """What the filters need to know about a function or method unit."""

@@ -19,9 +19,9 @@ from r2e.analysis.languages import load_query
 from r2e.analysis.records import (
     ASSIGN, BLOCK, CLASS, FUNCTION, IMPORT, METHOD, STATEMENT, FileIndex, FunctionFacts, SourceFile, Unit,
 )
-from r2e.analysis.tokens import count_tokens
+from r2e.analysis.tokens import METHOD as TOKEN_METHOD, count_tokens
 
-SCHEMA = 6
+SCHEMA = 7
 DOTTED = re.compile(r"^(?:super\(\)|[A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*$")
 STRING = re.compile(r"""([\"'])(.*?)\1""")
 NAME_IN_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -60,7 +60,7 @@ def decode(data: bytes) -> tuple[str, str]:
 class _Pending:
     """A unit under construction plus the captures that fall in its own byte ranges."""
 
-    __slots__ = ("kw", "ranges", "body_start", "own_name", "sig_names", "names", "chains", "calls", "locals", "globals", "returns", "yields")
+    __slots__ = ("kw", "ranges", "body_start", "own_name", "scopes", "pos_names", "pos_locals", "pos_chains", "sig_names", "names", "chains", "calls", "locals", "globals", "returns", "yields")
 
     def __init__(self, **kw):
         self.kw = kw
@@ -68,6 +68,10 @@ class _Pending:
         self.body_start = -1  # functions: names before this byte (signature, decorators) are module-scope
         self.sig_names: set[str] = set()
         self.own_name = -1  # byte offset of a function's own name (not a local of its body)
+        self.scopes: list[tuple[int, int]] = []  # nested functions/lambdas/comprehensions/classes
+        self.pos_names: list[tuple[int, str]] = []  # body references with their offsets (functions)
+        self.pos_locals: list[tuple[int, str]] = []
+        self.pos_chains: list[tuple[int, str, bool]] = []  # (offset, chain, is a call)
         self.names: set[str] = set()
         self.chains: set[str] = set()
         self.calls: set[str] = set()
@@ -90,7 +94,7 @@ class PythonAdapter:
         query_src = load_query("python")
         self.query = Query(self.language, query_src)
         digest = hashlib.sha256(query_src.encode()).hexdigest()[:12]
-        self.cache_key = f"python-{_grammar_version()}-{digest}-s{SCHEMA}"
+        self.cache_key = f"python-{_grammar_version()}-{digest}-s{SCHEMA}-{TOKEN_METHOD}"
 
     # ------------------------------------------------------------------ indexing
     def index_file(self, path: str, data: bytes) -> tuple[FileIndex, str]:
@@ -135,32 +139,57 @@ class PythonAdapter:
                 if n.start_byte in binders:
                     continue
                 name = data[n.start_byte:n.end_byte].decode(enc, "replace")
-                (p.sig_names if n.start_byte < p.body_start else p.names).add(name)
+                if n.start_byte < p.body_start:
+                    p.sig_names.add(name)
+                else:
+                    p.names.add(name)
+                    if p.body_start >= 0:
+                        p.pos_names.append((n.start_byte, name))
         for n in caps.get("reference.attribute", ()):
             p = owner(n)
             if p is not None:
                 t = data[n.start_byte:n.end_byte].decode(enc, "replace")
                 if DOTTED.match(t):
                     p.chains.add(t)
+                    if p.body_start >= 0:
+                        p.pos_chains.append((n.start_byte, t, False))
         for n in caps.get("reference.call", ()):
             p = owner(n)
             if p is not None:
                 t = data[n.start_byte:n.end_byte].decode(enc, "replace")
                 if DOTTED.match(t):
                     p.calls.add(t)
+                    if p.body_start >= 0:
+                        p.pos_chains.append((n.start_byte, t, True))
+        for n in caps.get("scope", ()):
+            p = owner(n)
+            if p is not None and p.body_start >= 0 and not (n.start_byte <= p.own_name < n.end_byte):
+                start = n.start_byte
+                if n.type == "function_definition":
+                    params = n.child_by_field_name("parameters")
+                    start = params.start_byte if params is not None else start
+                elif n.type == "class_definition":
+                    body = n.child_by_field_name("body")
+                    start = body.start_byte if body is not None else start
+                p.scopes.append((start, n.end_byte))
         for n in caps.get("reference.type", ()):
             p = owner(n)
             if p is not None and (b'"' in data[n.start_byte:n.end_byte] or b"'" in data[n.start_byte:n.end_byte]):
                 for lit in STRING.findall(data[n.start_byte:n.end_byte].decode(enc, "replace")):
                     for name in NAME_IN_STRING.findall(lit[1]):
                         (p.sig_names if n.start_byte < p.body_start else p.names).add(name.split(".")[0])
+                        if n.start_byte >= p.body_start >= 0:
+                            p.pos_names.append((n.start_byte, name.split(".")[0]))
                         if "." in name:
                             p.chains.add(name)
         for key, attr in (("local", "locals"), ("global", "globals")):
             for n in caps.get(key, ()):
                 p = owner(n)
                 if p is not None and n.start_byte != p.own_name:
-                    getattr(p, attr).add(data[n.start_byte:n.end_byte].decode(enc, "replace"))
+                    name = data[n.start_byte:n.end_byte].decode(enc, "replace")
+                    getattr(p, attr).add(name)
+                    if key == "local" and p.body_start >= 0:
+                        p.pos_locals.append((n.start_byte, name))
         for n in caps.get("return", ()):
             p = owner(n)
             if p is not None:
@@ -178,6 +207,9 @@ class PythonAdapter:
     def render(self, source: SourceFile, selected: set[str], last: str | None, resolver, stubs=frozenset()) -> str:
         return python_resolve.render(source, selected, last, resolver.extra_units(source.path), stubs,
                                      resolver.module_of.get(source.path, ""))
+
+    def file_header(self, path: str) -> str:
+        return f"# file: {path}"
 
     def is_extractable(self, unit: Unit) -> bool:
         return unit.kind in (FUNCTION, METHOD) and bool(unit.info.get("extractable"))
@@ -544,13 +576,17 @@ class _Builder:
                     info[extra] = kw.pop(extra)
             kind = kw["kind"]
             if kind in (FUNCTION, METHOD):
-                refs = (p.names - p.locals) | p.globals | p.sig_names
                 self_name = info.get("self_name")
-                chains = {c for c in p.chains if c.split(".")[0] not in p.locals or c.split(".")[0] == self_name
-                          or c.split(".")[0] in p.globals}
-                calls = {c for c in p.calls if c.split(".")[0] not in p.locals or c.split(".")[0] == self_name
-                         or c.split(".")[0] in p.globals or c.startswith("super()")}
-                chains |= {c for c in p.chains if c.startswith("super()")}
+                if p.scopes:
+                    refs, chains, calls = _scoped_refs(p, self_name)
+                else:
+                    refs = (p.names - p.locals) | p.globals
+                    chains = {c for c in p.chains if c.split(".")[0] not in p.locals or c.split(".")[0] == self_name
+                              or c.split(".")[0] in p.globals}
+                    calls = {c for c in p.calls if c.split(".")[0] not in p.locals or c.split(".")[0] == self_name
+                             or c.split(".")[0] in p.globals or c.startswith("super()")}
+                    chains |= {c for c in p.chains if c.startswith("super()")}
+                refs |= p.sig_names
                 valued = [r for r in p.returns if r is not None and r != "none"]
                 info["returns_value"] = bool(valued) or p.yields
                 info["only_literal_returns"] = bool(valued) and not p.yields and all(r in LITERAL_TYPES for r in valued)
@@ -577,6 +613,36 @@ class _Builder:
                 tokens=max(1, round(len(own_text) * ratio)), info=info, **kw,
             ))
         return units
+
+
+def _scoped_refs(p: _Pending, self_name: str | None) -> tuple[set[str], set[str], set[str]]:
+    """Free names, chains and calls of a function with nested scopes: a name bound only inside a
+    nested function, lambda, comprehension or class is local there, not in the rest of the body."""
+    scopes = sorted(p.scopes, key=lambda s: s[1] - s[0])  # innermost first
+    bound: list[set[str]] = [set() for _ in scopes]
+    own: set[str] = set()
+    for pos, name in p.pos_locals:
+        i = next((k for k, (a, b) in enumerate(scopes) if a <= pos < b), None)
+        (own if i is None else bound[i]).add(name)
+    own -= p.globals
+
+    def local(pos: int, name: str) -> bool:
+        if name in p.globals:
+            return False
+        for k, (a, b) in enumerate(scopes):
+            if a <= pos < b and name in bound[k]:
+                return True
+        return name in own
+
+    refs = {name for pos, name in p.pos_names if not local(pos, name)}
+    chains, calls = set(), set()
+    for pos, chain, is_call in p.pos_chains:
+        head = chain.split(".")[0]
+        if head == "super()" or head == self_name or not local(pos, head):
+            (calls if is_call else chains).add(chain)
+            if is_call and "." in chain:
+                chains.add(chain)
+    return refs, chains, calls
 
 
 def _string_value(literal: str) -> str:

@@ -13,7 +13,7 @@ import posixpath
 from collections import defaultdict
 from typing import Iterable
 
-from r2e.analysis.records import ASSIGN, BLOCK, CLASS, FUNCTION, IMPORT, METHOD, SourceFile, Unit
+from r2e.analysis.records import BLOCK, CLASS, FUNCTION, IMPORT, METHOD, SourceFile, Unit
 
 CALLABLE = (FUNCTION, METHOD)
 
@@ -232,7 +232,7 @@ class PythonResolver:
             if not deps:
                 deps = self.lookup(u.path, head)
             if not deps and cls_uid:  # decorators / defaults of a method read the class body
-                deps = [m for m in self.members.get(cls_uid, {}).get(head, ()) if self.units[m].kind != METHOD]
+                deps = list(self.members.get(cls_uid, {}).get(head, ()))
             for d in deps:
                 current += self.final(d)
         for attr in rest:
@@ -383,4 +383,4 @@ def render(source: SourceFile, selected: set[str], last: str | None, extra: list
     return "\n".join(out)
 
 
-__all__ = ["PythonResolver", "render", "import_text", "module_names", "ASSIGN"]
+__all__ = ["PythonResolver", "render", "import_text", "module_names"]

@@ -6,7 +6,7 @@ methods, classes), the target being level 1; import lines, constants and enclosi
 the definitions that need them. When the slice exceeds `max_tokens`, the farthest units (in hops)
 are dropped first; the target and the headers enclosing any kept unit are never dropped. The
 adapter renders each file's kept units; files come farthest-first, the target's file last, each
-under a `# file: <path>` header.
+under the adapter's path header (Python: `# file: <path>`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from r2e.analysis.records import CLASS, DEFINITION_KINDS, IMPORT, SourceFile
 from r2e.analysis.tokens import count_tokens
 
-HEADER = "# file: {path}"
+
+
+DISCOVERY_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,11 @@ def collect(target: str, resolver, depth: int | None = None, max_tokens: int | N
     level = {target: 1}
     order = [target]
     queue = deque([target])
-    while queue:
+    # With a budget, stop discovering once the units found hold several budgets' worth of tokens:
+    # the trimming below would drop everything farther anyway (keeps huge closures cheap).
+    cap = DISCOVERY_FACTOR * max_tokens if max_tokens is not None else None
+    found = unit(target).tokens
+    while queue and (cap is None or found <= cap):
         uid = queue.popleft()
         u = unit(uid)
         for d in resolver.deps(u):
@@ -54,6 +60,7 @@ def collect(target: str, resolver, depth: int | None = None, max_tokens: int | N
                 continue
             hops[d] = hops[uid] + 1
             level[d] = lvl
+            found += du.tokens
             order.append(d)
             queue.append(d)
     stubs: set[str] = set()
@@ -72,9 +79,21 @@ def collect(target: str, resolver, depth: int | None = None, max_tokens: int | N
         while True:
             _close(kept, unit, resolver)
             # a module-level definition cut by depth or budget but read by a kept unit: a stub
-            new = {d for uid in kept if unit(uid).kind != IMPORT for d in resolver.deps(unit(uid))
-                   if d not in kept and d not in stubs and unit(d).defines and not _in_class(unit, d)}
-            if not new:
+            new, siblings = set(), set()
+            for uid in kept:
+                k = unit(uid)
+                if k.kind == IMPORT:
+                    continue
+                for d in resolver.deps(k):
+                    if d in kept or d in stubs or not unit(d).defines:
+                        continue
+                    du = unit(d)
+                    if not _in_class(unit, d):
+                        new.add(d)
+                    elif du.parent == k.parent and set(du.defines) & set(k.refs):
+                        siblings.add(d)  # a class-body name read bare (e.g. a default argument)
+            kept |= siblings
+            if not new and not siblings:
                 break
             stubs |= new
             for d in new:  # a stub inside an `if`/`try` needs the block's headers
@@ -136,7 +155,7 @@ def build_slice(target: str, resolver, files: dict[str, SourceFile], adapter, de
     parts = []
     for path in order:
         body = adapter.render(files[path], by_file[path], last if path == t.path else None, resolver, stubs)
-        parts.append(HEADER.format(path=path) + "\n" + body)
+        parts.append(adapter.file_header(path) + "\n" + body)
     header = list(dict.fromkeys(line for path in order for line in files[path].index.header))
     text = "\n".join(header) + ("\n\n" if header else "") + "\n\n".join(parts) + "\n"
     return Slice(

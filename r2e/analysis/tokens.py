@@ -1,10 +1,11 @@
 """Offline token counts: a deterministic approximation of OpenAI's cl100k_base encoding.
 
 Method: the text is split with cl100k's own pre-tokenizer pattern (contractions, letter runs with an
-optional leading space, digit runs of at most 3, punctuation runs, newline and space runs); each
-piece then counts as ceil(len / 4) tokens for letter pieces longer than 4 characters beyond the
-leading space (long identifiers split into several BPE tokens), and 1 token otherwise. No download,
-no tokenizer file; counts are stable across runs and machines, and within ~15 % of cl100k on code.
+optional leading punctuation/space character, digit runs of at most 3, punctuation runs, newline and
+space runs); each piece counts 1 token, and letter runs of 9+ letters count one more token per 8
+letters after the first (long words split into several BPE tokens). No download and no
+tokenizer file; counts are stable across runs and machines. It has not been calibrated against the
+real encoding here (tiktoken cannot fetch its files offline), so treat counts as estimates.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import re
 _PIECE = re.compile(
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\w]?[^\W\d_]+|\d{1,3}| ?[^\s\w]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+|_+""",
 )
-_LETTERS = re.compile(r"[^\W\d_]{5,}")
+_LETTERS = re.compile(r"[^\W\d_]{9,}")
 
-METHOD = "cl100k-approx-v1"
+METHOD = "cl100k-approx-v2"
 
 
 def count_tokens(text: str) -> int:
@@ -26,5 +27,5 @@ def count_tokens(text: str) -> int:
     pieces = _PIECE.findall(text)
     extra = 0
     for m in _LETTERS.finditer(text):
-        extra += (len(m.group()) - 1) // 4
+        extra += (len(m.group()) - 1) // 8
     return len(pieces) + extra

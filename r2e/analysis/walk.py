@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -55,7 +56,11 @@ def walk(root: str, extensions: dict[str, str], max_bytes: int = MAX_BYTES) -> W
                 skip("symlink", rel)
                 continue
             try:
-                size = os.path.getsize(full)
+                st = os.lstat(full)
+                if not stat.S_ISREG(st.st_mode):  # fifos, sockets, devices: never opened
+                    skip("not_a_file", rel)
+                    continue
+                size = st.st_size
                 if size > max_bytes:
                     skip("too_large", rel)
                     continue

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from r2e.errors import R2EError, R2EUsageError
+from r2e.errors import R2EError
 from r2e.fsio import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_json, read_jsonl
 from r2e.workspace import Workspace, check_experiment_name
 
@@ -53,11 +53,12 @@ def run_extract(ws: Workspace, exp: str, only: tuple[str, ...] = (), jobs: int =
     opts = opts or ExtractOptions(cache_dir=str(ws.cache_dir(CACHE_NAME)))
     repos = ws.repos_of(exp, list(only) or None)
     out_dir = extract_dir(ws, exp)
-    todo, done = [], []
+    todo, done, missing = [], [], []
     for r in repos:
         if not Path(r.path).is_dir():
-            raise R2EError(f"checkout of repo '{r.id}' is missing at {r.path} (run `r2e setup -e {exp}` again)")
-        if not overwrite and (out_dir / f"{r.id}.summary.json").exists():
+            missing.append(r.id)
+            click.echo(f"{'failed':<8}{r.id}  checkout missing at {r.path} (run `r2e setup -e {exp}` again)")
+        elif not overwrite and (out_dir / f"{r.id}.summary.json").exists():
             done.append(r.id)
         else:
             todo.append((r.id, r.path, opts, str(out_dir)))
@@ -90,14 +91,15 @@ def run_extract(ws: Workspace, exp: str, only: tuple[str, ...] = (), jobs: int =
         for k, v in summary["skipped"].items():
             skipped[k] = skipped.get(k, 0) + v
     atomic_write_jsonl(extracted_path(ws, exp), records)
+    failed_ids = missing + [f.item[0] for f in failed]
     atomic_write_json(ws.experiment_dir(exp) / "extract_summary.json",
-                      {"totals": totals, "dropped": drops, "skipped": skipped, "failed": [f.item[0] for f in failed]})
+                      {"totals": totals, "dropped": drops, "skipped": skipped, "failed": failed_ids})
     click.echo("dropped by filter: " + ", ".join(f"{k} {v}" for k, v in drops.items()))
     if skipped:
         click.echo("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
     click.echo(f"extract {exp}: {totals['extracted']} of {totals['functions']} functions kept from "
-               f"{len(repos) - len(failed)} repos, {len(failed)} failed -> {extracted_path(ws, exp)}")
-    return not failed
+               f"{len(repos) - len(failed_ids)} repos, {len(failed_ids)} failed -> {extracted_path(ws, exp)}")
+    return not failed_ids
 
 
 @click.command()
@@ -215,4 +217,4 @@ def graph(ws: Workspace, exp, repo_id, output, fmt):
                f"{g.number_of_edges()} edges -> {output}")
 
 
-__all__ = ["extract", "list_functions", "show", "graph", "run_extract", "R2EUsageError"]
+__all__ = ["extract", "list_functions", "show", "graph", "run_extract"]

@@ -40,3 +40,12 @@
 ; ---- returns and yields (the signature filter)
 (return_statement) @return
 (yield) @yield
+
+; ---- nested scopes inside a function (their bindings stay inside them)
+(function_definition) @scope
+(class_definition) @scope
+(lambda) @scope
+(list_comprehension) @scope
+(set_comprehension) @scope
+(dictionary_comprehension) @scope
+(generator_expression) @scope

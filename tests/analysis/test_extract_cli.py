@@ -109,3 +109,13 @@ def test_quickstart_runs_the_extract_stage(cli, r2e_home):
     assert "== extract" in res.output
     records = read_jsonl(r2e_home / "experiments" / "quickstart" / "extracted.jsonl")
     assert records and all(r["repo"] == "local__minilib" for r in records)
+
+
+def test_a_missing_checkout_fails_that_repo_only(cli, experiment, r2e_home):
+    import shutil
+
+    shutil.rmtree(r2e_home / "repos" / "local__lib")
+    res = cli("extract", "-e", "x")
+    assert res.exit_code == 1
+    assert "failed  local__lib  checkout missing" in res.output and "ok      local__golden" in res.output
+    assert any(r["repo"] == "local__golden" for r in read_jsonl(experiment / "extracted.jsonl"))

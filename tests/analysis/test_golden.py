@@ -127,3 +127,18 @@ def test_token_budget_trims_far_dependencies_never_the_target(golden):
     assert tight["context_tokens"] < full["context_tokens"]
     assert "def fut(y):" in tight["context"] and tight["context_trimmed"] > 0
     assert undefined_names(tight["context"]) == []
+
+
+def test_names_bound_in_nested_scopes_stay_there(tmp_path):
+    root = write_tree(tmp_path / "n", {"m.py": (
+        "import attr\ni = 5\nUNUSED = 1\n\n\n"
+        "def f(x):\n    \"\"\"Nested function parameter named like a global.\"\"\"\n"
+        "    def validator(inst, attr, val):\n        return val\n"
+        "    return attr.ib(validator=validator, default=x)\n\n\n"
+        "def g(xs):\n    \"\"\"Comprehension variable shadows a global only inside.\"\"\"\n"
+        "    return [i for i in xs] + [i] + [lambda UNUSED: UNUSED]\n"
+    )})
+    res = extract_repo("acme__n", root, ExtractOptions())
+    f, g = by_name(res, "f")["context"], by_name(res, "g")["context"]
+    assert "import attr" in f and undefined_names(f) == []
+    assert "i = 5" in g and "UNUSED = 1" not in g and undefined_names(g) == []

@@ -27,6 +27,8 @@ def test_hostile_tree(tmp_path):
     })
     os.symlink(root, root / "loop")  # a symlink loop
     os.symlink(root / "ok.py", root / "alias.py")
+    os.mkfifo(root / "pipe.py")  # would block a naive reader forever
+    (root / "folder.py").mkdir()
     res = extract_repo("acme__r", root, OFF)
     names = {r["name"] for r in res.records}
     assert {"good", "first", "last", "modern", "latin", "old"} <= names  # tree-sitter reads Python 2 too
@@ -35,7 +37,7 @@ def test_hostile_tree(tmp_path):
     assert s["binary"] == 1 and s["too_large"] == 1 and s["symlink"] == 2
     assert s["vendored_dir"] == 6
     assert s["syntax_error_files"] == 1 and s["unparsed_statements"] >= 1
-    assert s["non_utf8_decoded"] == 1
+    assert s["non_utf8_decoded"] == 1 and s["not_a_file"] == 1
     latin = next(r for r in res.records if r["name"] == "latin")
     assert latin["docstring"] == "Café." and "NAME = 'été'" in latin["context"]
     assert res.summary["files"] == {"python": 4}
