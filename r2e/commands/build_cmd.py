@@ -45,7 +45,7 @@ def common_build_options(fn):
         click.option("--no-repairs", is_flag=True, help="Skip the rule-based repairs."),
         click.option("--no-llm", is_flag=True, help="Never ask a model to repair an install."),
         click.option("--model", default=None, help="LLM for the repair loop (default $R2E_MODEL; none: no loop)."),
-        click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default $R2E_BASE_URL)."),
+        click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)."),
         click.option("--no-cache", is_flag=True, help="Do not cache LLM replies."),
         click.option("--max-repair-steps", type=click.IntRange(0, 100), default=10, show_default=True,
                      help="Bound on repair steps (rules, then the model)."),
