@@ -14,6 +14,10 @@ COMMANDS: dict[str, str] = {
     "setup": "r2e.commands.setup_cmd:setup",
     "repos": "r2e.commands.setup_cmd:repos",
     "quickstart": "r2e.commands.quickstart:quickstart",
+    "extract": "r2e.commands.extract_cmd:extract",
+    "list-functions": "r2e.commands.extract_cmd:list_functions",
+    "show": "r2e.commands.extract_cmd:show",
+    "graph": "r2e.commands.extract_cmd:graph",
 }
 
 

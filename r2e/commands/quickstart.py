@@ -25,9 +25,16 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
     return all(o.status != "failed" for o in outcomes)
 
 
+def stage_extract(ws: Workspace, exp: str) -> bool:
+    from r2e.commands.extract_cmd import run_extract
+
+    return run_extract(ws, exp, overwrite=True)
+
+
 # Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
+    ("extract", stage_extract),
 ]
 
 
