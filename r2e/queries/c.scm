@@ -27,3 +27,5 @@
 (compound_statement (declaration declarator: (init_declarator declarator: (pointer_declarator declarator: (identifier) @definition.local))))
 (compound_statement (declaration declarator: (array_declarator declarator: (identifier) @definition.local)))
 (compound_statement (declaration declarator: (init_declarator declarator: (array_declarator declarator: (identifier) @definition.local))))
+; K&R: `int f(a, b) int a; char *b; { ... }`
+(parameter_list (identifier) @definition.local)

@@ -210,8 +210,8 @@ class _Pending:
         u = self.unit
         defs = set(u.defines)
         own = set(self.own)
-        own |= {pos for (pos, _) in self.tags}  # a tag's name is not a typedef name
-        refs = {n for (pos, n) in self.names if pos not in own}
+        tag_pos = {pos for (pos, _) in self.tags}  # a tag's name is not a typedef name
+        refs = {n for (pos, n) in self.names if pos not in own and pos not in tag_pos}
         refs |= {t for (pos, t) in self.tags if pos not in own}
         refs |= self.macro_idents
         params = set(u.info.get("params", ())) if u.kind == "macro" else set()

@@ -14,11 +14,16 @@ from __future__ import annotations
 import re
 
 DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?[ \t]*(.*?)[ \t]*\\?$", re.M)
-ATTR = re.compile(rb"__(?:attribute|declspec)__?\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+ATTR = re.compile(rb"__(?:attribute|declspec)(?:__)?\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 KEYWORDS = {b"static", b"extern", b"inline", b"__inline", b"__inline__", b"const", b"volatile",
             b"register", b"__forceinline", b"_Noreturn", b"__extension__"}
+C_WORDS = {b"const", b"signed", b"volatile", b"void", b"char", b"short", b"int", b"long", b"float",
+           b"double", b"unsigned", b"static", b"extern", b"inline", b"register", b"auto", b"restrict"}
 WORD = re.compile(rb"[A-Za-z_]\w*")
 COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
+# `extern "C" {` and its lone `}` inside `#ifdef __cplusplus` make tree-sitter nest the whole header
+EXTERN_C = re.compile(rb'extern\s*"C"\s*\{')
+CPLUSPLUS_CLOSE = re.compile(rb"(#[ \t]*if[^\n]*__cplusplus[^\n]*\n[ \t]*)(\}[^\n]*)")
 
 
 class MacroTable:
@@ -34,14 +39,14 @@ class MacroTable:
                 self.bodies.setdefault(name, []).append(body)
             else:
                 ps = [p.strip() for p in params[1:-1].split(b",")]
-                if len(ps) == 1 and body in (ps[0], b"(" + ps[0] + b")"):
+                if len(ps) == 1 and ps[0] and body in (ps[0], b"(" + ps[0] + b")"):
                     self.identity.add(name)
 
     def decorations(self) -> dict[bytes, bytes]:
         """name -> replacement (keywords that fit in the name's width, else spaces)."""
         out: dict[bytes, bytes] = {}
         for name, bodies in self.bodies.items():
-            if len(name) < 3 or name in self.identity:
+            if len(name) < 3 or name in self.identity or name in KEYWORDS or name in C_WORDS:
                 continue
             plain = False
             ok = True
@@ -79,9 +84,15 @@ class Masker:
         self.ident_re = re.compile(rb"\b(" + b"|".join(map(re.escape, ids)) + rb")\s*\(") if ids else None
 
     def mask(self, data: bytes) -> tuple[bytes, list[tuple[int, str]]]:
-        if self.deco_re is None and self.ident_re is None:
-            return data, []
         buf = bytearray(data)
+        if b"__cplusplus" in data:
+            for m in EXTERN_C.finditer(data):
+                buf[m.start():m.end()] = b" " * (m.end() - m.start())
+            for m in CPLUSPLUS_CLOSE.finditer(data):
+                if not m.group(2).split(b"//")[0].split(b"/*")[0].strip(b"} \t\r"):
+                    buf[m.start(2):m.start(2) + 1] = b" "
+        if self.deco_re is None and self.ident_re is None:
+            return bytes(buf), []
         occ: list[tuple[int, str]] = []
         pre = _preprocessor_spans(data)
         if self.deco_re is not None:

@@ -109,7 +109,6 @@ class CRepo:
         vis = [u for u in cands if u.path in rank]
         macros = [u for u in vis if u.kind == "macro"]
         if macros:
-            macros = self._nearest(macros, rank)
             if any(not m.conds for m in macros):
                 return macros
             vis = [u for u in vis if u.kind != "macro"]  # `#ifdef Z_PREFIX #define uLong z_uLong`
