@@ -29,7 +29,7 @@ from r2e.analysis.c.repo import CRepo
 from r2e.analysis.c.slicer import Slicer
 from r2e.analysis.filters import FilterOptions, words
 from r2e.analysis.tokens import METHOD as TOKEN_METHOD
-from r2e.analysis.walk import walk
+from r2e.analysis.walk import MAX_BYTES, walk
 
 C_EXTENSIONS = {".c": "c", ".h": "c"}
 C_FILTERS = ("main", "test_file", "generated", "docstring", "signature", "keywords", "wrapper", "size")
@@ -42,6 +42,7 @@ class CExtractOptions:
     filters: FilterOptions = field(default_factory=FilterOptions)
     slice_depth: int | None = None
     max_context_tokens: int | None = 6000
+    max_file_bytes: int = MAX_BYTES  # larger files (amalgamations, generated tables) are skipped, counted
 
 
 def c_rejection(u: CUnit, fi: CFileIndex, opts: FilterOptions) -> str | None:
@@ -68,9 +69,9 @@ def c_rejection(u: CUnit, fi: CFileIndex, opts: FilterOptions) -> str | None:
     return None
 
 
-def index_c_repo(root: str | Path, indexer: CIndexer | None = None) -> tuple[CRepo, Counter, dict]:
+def index_c_repo(root: str | Path, indexer: CIndexer | None = None, max_bytes: int = MAX_BYTES) -> tuple[CRepo, Counter, dict]:
     root = str(root)
-    found = walk(root, C_EXTENSIONS)
+    found = walk(root, C_EXTENSIONS, max_bytes)
     indexer = indexer or CIndexer()
     skipped = Counter(found.skipped)
     files: dict[str, CFileIndex] = {}
@@ -99,7 +100,7 @@ def index_c_repo(root: str | Path, indexer: CIndexer | None = None) -> tuple[CRe
 def extract_c_repo(root: str | Path, repo_id: str, options: CExtractOptions | None = None) -> tuple[list[dict], dict]:
     opts = options or CExtractOptions()
     t0 = time.monotonic()
-    repo, skipped, info = index_c_repo(root)
+    repo, skipped, info = index_c_repo(root, max_bytes=opts.max_file_bytes)
     t_index = time.monotonic() - t0
     slicer = Slicer(repo, opts.max_context_tokens, opts.slice_depth)
     records: list[dict] = []

@@ -27,8 +27,14 @@ def include_dirs(root: str | Path, paths: list[str]) -> tuple[list[str], str]:
         if dirs is not None:
             return dirs, "compile_commands"
     header_dirs = sorted({posixpath.dirname(p) for p in paths if p.endswith(".h")})
-    present = set(header_dirs) | {posixpath.dirname(p) for p in paths}
+    present = set()
+    for p in paths:
+        d = posixpath.dirname(p)
+        while d and d not in present:
+            present.add(d)
+            d = posixpath.dirname(d)
     dirs = [d for d in GUESSED_DIRS if d == "" or d in present]
+    dirs += sorted(d for d in present if posixpath.basename(d) in GUESSED_DIRS[1:] and d not in dirs)
     dirs += [d for d in header_dirs if d not in dirs]
     return dirs, "guessed"
 

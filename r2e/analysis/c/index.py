@@ -140,7 +140,7 @@ class CIndexer:
                 elif cname == "reference.macro_text":
                     for m in IDENT.finditer(n.text.decode("utf-8", "replace")):
                         p.macro_idents.add(m.group())
-        for pos, name in occurrences:  # a masked macro is still a reference of the unit using it
+        for pos, name, _ in occurrences:  # a masked macro is still a reference of the unit using it
             i = bisect_right(starts, pos) - 1
             if i >= 0 and pos < spans[i][1]:
                 b.pending[spans[i][2]].names.add((pos, name))
@@ -230,6 +230,8 @@ class _Builder:
         self.data = data  # original bytes: unit text
         self.parsed = parsed if parsed is not None else data  # what the parser saw (macros masked)
         self.occ = sorted(occurrences)
+        self.occ_by_end = sorted(occurrences, key=lambda o: o[2])
+        self.occ_ends = [o[2] for o in self.occ_by_end]
         self.guard_id = None
         self.static_names = {n.decode() if isinstance(n, bytes) else n for n in static_names}
         self.units: list[CUnit] = []
@@ -255,6 +257,8 @@ class _Builder:
                 self.conditional(n, conds)
             elif t == "ERROR" or n.is_missing:
                 self.count("error_nodes")
+                if t == "ERROR":  # salvage the complete top-level items the parser recovered inside
+                    self.items(n.children, conds)
             elif t == "function_definition":
                 self.function(n, conds)
             elif t == "declaration":
@@ -289,7 +293,7 @@ class _Builder:
             cond = _cond_text(self.data, c) if c is not None else "0"
             skip = {c.id} if c is not None else set()
         alt = n.child_by_field_name("alternative")
-        body = [c for c in n.children if c.is_named and c.id not in skip and (alt is None or c.id != alt.id)]
+        body = [c for c in n.children if c.id not in skip and (alt is None or c.id != alt.id) and not c.type.startswith("#")]
         guard = self._guard_name(kind, n, body)
         if guard:
             body = [c for c in body if not (c.type == "preproc_def" and _txt(self.data, c.child_by_field_name("name")) == guard)]
@@ -319,12 +323,12 @@ class _Builder:
                     c2 = _cond_text(self.data, cn) if cn is not None else "0"
                     skip2 = {cn.id} if cn is not None else set()
                 nxt = alt.child_by_field_name("alternative")
-                body2 = [c for c in alt.children if c.is_named and c.id not in skip2 and (nxt is None or c.id != nxt.id)]
+                body2 = [c for c in alt.children if c.id not in skip2 and (nxt is None or c.id != nxt.id) and not c.type.startswith("#")]
                 self.items(body2, conds + neg + (c2,))
                 negations.append(c2)
                 alt = nxt
             else:  # preproc_else
-                body2 = [c for c in alt.children if c.is_named]
+                body2 = [c for c in alt.children if not c.type.startswith("#")]
                 if "__cplusplus" in cond and not cond.startswith("!"):
                     self.items(body2, conds)
                 elif "__cplusplus" not in cond:
@@ -332,12 +336,16 @@ class _Builder:
                 alt = None
 
     def _guard_name(self, kind, n, body) -> str:
-        """`#ifndef X` + `#define X` opening the block: a header guard (the condition is dropped)."""
-        if kind != "#ifndef" or not body or n.id != self.guard_id:
+        """`#ifndef X` + `#define X` (no value) opening a block that holds more: an include guard,
+        for the whole file or a section of it (its condition is dropped, its #define too)."""
+        if kind != "#ifndef":
+            return ""
+        items = [c for c in body if c.is_named and c.type != "comment"]
+        if len(items) < 2 and n.id != self.guard_id:
             return ""
         name = _txt(self.data, n.child_by_field_name("name"))
-        first = body[0]
-        if first.type == "preproc_def" and _txt(self.data, first.child_by_field_name("name")) == name \
+        first = items[0] if items else None
+        if first is not None and first.type == "preproc_def" and _txt(self.data, first.child_by_field_name("name")) == name \
                 and first.child_by_field_name("value") is None:
             return name
         return ""
@@ -350,9 +358,9 @@ class _Builder:
         if node.has_error:
             self.count("parse_error_units")
             return None
-        s, e = start_node.start_byte, end_node.end_byte
+        s, e = self._extend_start(start_node.start_byte), end_node.end_byte
         text = self.data[s:e].decode("utf-8", "replace").rstrip("\n")
-        line = start_node.start_point[0] + 1
+        line = self.data.count(b"\n", 0, s) + 1 if s != start_node.start_byte else start_node.start_point[0] + 1
         u = CUnit(
             uid=uid or f"{self.path}::{kind}:{name}:{line}", path=self.path, kind=kind, name=name,
             start_line=line, end_line=line + text.count("\n"),
@@ -369,7 +377,20 @@ class _Builder:
         if any(c.type == "storage_class_specifier" and _txt(self.parsed, c) == "static" for c in node.children):
             return True
         end = until if until is not None else node.end_byte
-        return any(node.start_byte <= pos < end and name in self.static_names for pos, name in self.occ)
+        start = self._extend_start(node.start_byte)
+        return any(start <= pos < end and name in self.static_names for pos, name, _ in self.occ)
+
+    def _extend_start(self, s: int) -> int:
+        """Pull a unit's start back over masked macros that open it (`CJSON_PUBLIC(` `ZEXTERN`)."""
+        i = bisect_right(self.occ_ends, s) - 1
+        while i >= 0:
+            start, _, end = self.occ_by_end[i]
+            if end <= s and not self.data[end:s].strip():
+                s = start
+                i -= 1
+            else:
+                break
+        return s
 
     def _docstring(self, node) -> str:
         lc = self.last_comment
@@ -394,12 +415,12 @@ class _Builder:
             uid = f"{self.path}::{name}#L{n.start_point[0] + 1}"  # a variant under other #if conditions
             self.count("conditional_variants")
         static = self._is_static(n, decl.start_byte)
-        sig = " ".join(self.data[n.start_byte:decl.end_byte].decode("utf-8", "replace").split())
+        sig = " ".join(self.data[self._extend_start(n.start_byte):decl.end_byte].decode("utf-8", "replace").split())
         params = fd.child_by_field_name("parameters")
         kr = any(c.type == "declaration" for c in n.children)  # K&R parameter declarations
         if kr:
             self.count("kr_definitions")
-            proto = " ".join(self.data[n.start_byte:params.start_byte].decode("utf-8", "replace").split()) + "();"
+            proto = " ".join(self.data[self._extend_start(n.start_byte):params.start_byte].decode("utf-8", "replace").split()) + "();"
         else:
             proto = sig + ";"
         n_params = 0
@@ -422,7 +443,7 @@ class _Builder:
         p = self.add(n, "fproto", name, (name,), conds, own=(ident.start_byte,), end_node=decl if not kr else params,
                      uid=f"{uid}#proto")
         if p is not None:
-            p.text = ("static " if static and not sig.startswith("static") and "static " not in proto else "") + proto
+            p.text = proto
             p.static = static
             p.tokens = count_tokens(p.text)
 
@@ -465,8 +486,10 @@ class _Builder:
             return
         u.static = static
         if any(d.type == "init_declarator" for d in decls):
-            spec = self.data[n.start_byte:decls[0].start_byte].decode("utf-8", "replace")
+            spec = self.data[self._extend_start(n.start_byte):decls[0].start_byte].decode("utf-8", "replace")
             spec = re.sub(r"\bstatic\b\s*", "", spec)
+            for name in self.static_names:  # `local` (#define local static) and the like
+                spec = re.sub(rf"\b{re.escape(name)}\b\s*", "", spec)
             parts = []
             for d in decls:
                 inner = d.child_by_field_name("declarator") if d.type == "init_declarator" else d

@@ -83,7 +83,8 @@ class Masker:
         ids = sorted(table.identity, key=len, reverse=True)
         self.ident_re = re.compile(rb"\b(" + b"|".join(map(re.escape, ids)) + rb")\s*\(") if ids else None
 
-    def mask(self, data: bytes) -> tuple[bytes, list[tuple[int, str]]]:
+    def mask(self, data: bytes) -> tuple[bytes, list[tuple[int, str, int]]]:
+        """(bytes the parser sees, masked occurrences as (start, macro name, end))."""
         buf = bytearray(data)
         if b"__cplusplus" in data:
             for m in EXTERN_C.finditer(data):
@@ -100,7 +101,7 @@ class Masker:
                 if _inside(pre, m.start()):
                     continue
                 buf[m.start():m.end()] = self.repl[m.group(1)]
-                occ.append((m.start(), m.group(1).decode()))
+                occ.append((m.start(), m.group(1).decode(), m.end()))
         if self.ident_re is not None:
             for m in self.ident_re.finditer(data):
                 if _inside(pre, m.start()):
@@ -110,7 +111,7 @@ class Masker:
                     continue
                 buf[m.start():m.end()] = b" " * (m.end() - m.start())
                 buf[close] = ord(" ")
-                occ.append((m.start(), m.group(1).decode()))
+                occ.append((m.start(), m.group(1).decode(), m.end()))
         return bytes(buf), occ
 
 
