@@ -1,6 +1,7 @@
 """How many C slices compile on their own, on real C code nobody here wrote.
 
-For every function the C extractor finds (all filters off, so nothing easy is picked), the slice
+For every library function the C extractor finds (only the main / test-file / generated-file
+filters on; --all-functions turns those off too), the slice
 (`context`) is written to a file and compiled with `cc -fsyntax-only -std=gnu11
 -Werror=implicit-function-declaration -Werror=implicit-int`. Reports, per project: functions,
 share of slices that compile, the most common first errors (the causes of the rest), extraction
@@ -76,8 +77,15 @@ def simplify(err: str) -> str:
     return err.replace("; did you mean 'X'?", "")
 
 
-def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None) -> dict:
-    opts = CExtractOptions(filters=FilterOptions(disabled=frozenset(C_FILTERS)), max_context_tokens=max_tokens,
+# Filters kept on by default: the ones that decide what is library code at all (not tests, not
+# programs' main, not generated files); the others (docstring, size, ...) are off so the measure
+# covers every kind of library function. --all-functions turns every filter off.
+LIBRARY_FILTERS = ("main", "test_file", "generated")
+
+
+def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all_functions: bool = False) -> dict:
+    off = C_FILTERS if all_functions else tuple(f for f in C_FILTERS if f not in LIBRARY_FILTERS)
+    opts = CExtractOptions(filters=FilterOptions(disabled=frozenset(off)), max_context_tokens=max_tokens,
                            max_file_bytes=max_bytes)
     t0 = time.monotonic()
     records, stats = extract_c_repo(project, project.name, opts)
@@ -95,6 +103,7 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None) -> 
     return {
         "project": project.name,
         "files": stats["files"]["c"],
+        "functions_found": stats["functions"],
         "functions": len(records),
         "compile": ok,
         "rate": round(ok / len(records), 4) if records else None,
@@ -115,6 +124,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-file-bytes", type=int, default=4_000_000)
     ap.add_argument("--max-context-tokens", type=int, default=6000)
+    ap.add_argument("--all-functions", action="store_true", help="turn every filter off (tests, main ... included)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     projects = list(args.projects)
@@ -124,7 +134,7 @@ def main(argv=None) -> int:
         ap.error("give project folders or --fetch DIR")
     rows = []
     for p in projects:
-        row = run(p, args.workers, args.max_file_bytes, args.max_context_tokens)
+        row = run(p, args.workers, args.max_file_bytes, args.max_context_tokens, args.all_functions)
         rows.append(row)
         print(f"{row['project']:<22} files {row['files']:>4}  functions {row['functions']:>5}  compile "
               f"{row['compile']:>5} ({(row['rate'] or 0) * 100:5.1f} %)  extract {row['extract_seconds']:>6.2f} s  "

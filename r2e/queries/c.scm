@@ -8,6 +8,8 @@
 ; every ordinary identifier and typedef name used
 (identifier) @reference.name
 (type_identifier) @reference.type
+(true) @reference.name
+(false) @reference.name
 
 ; tag references (struct/union/enum namespaces)
 (struct_specifier name: (type_identifier) @reference.struct)

@@ -34,7 +34,7 @@ from r2e.analysis.walk import MAX_BYTES, walk
 C_EXTENSIONS = {".c": "c", ".h": "c"}
 C_FILTERS = ("main", "test_file", "generated", "docstring", "signature", "keywords", "wrapper", "size")
 DEFAULT_MAX_LINES = 25
-TEST_PATH = re.compile(r"(^|/)(tests?|testing|unittests?)/|(^|/)test_[^/]*\.c$|_tests?\.c$|(^|/)fuzz/")
+TEST_PATH = re.compile(r"(^|/)(tests?|testing|unittests?)/|(^|/)tests?\.c$|(^|/)test_[^/]*\.c$|_tests?\.c$|(^|/)fuzz/")
 
 
 @dataclass(frozen=True)

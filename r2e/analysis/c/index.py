@@ -23,6 +23,7 @@ from r2e.analysis.tokens import count_tokens
 SCHEMA = 1
 IDENT = re.compile(r"[A-Za-z_]\w*")
 BIG_INITIALIZER_TOKENS = 200  # a global larger than this is sliced as an extern declaration
+KEEP_WITH_ERRORS = ("global", "typedef", "struct", "union", "enum", "prototype")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
 goto if inline int long register restrict return short signed sizeof static struct switch typedef union
@@ -295,14 +296,23 @@ class _Builder:
         alt = n.child_by_field_name("alternative")
         body = [c for c in n.children if c.id not in skip and (alt is None or c.id != alt.id) and not c.type.startswith("#")]
         guard = self._guard_name(kind, n, body)
-        if guard:
+        if not guard and kind == "#if":
+            guard = self._section_guard(cond, body)
+            if guard:  # `#if defined(A) && !defined(G)` + `#define G`: G is an include guard
+                body = [c for c in body if not (c.type == "preproc_def" and _txt(self.data, c.child_by_field_name("name")) == guard)]
+                cond = re.sub(rf"!\s*defined\s*\(?\s*{re.escape(guard)}\s*\)?", "1", cond)
+                self.items(body, conds + (cond,))
+                guard = ""
+                body = None
+        if body is None:
+            pass
+        elif guard:
             body = [c for c in body if not (c.type == "preproc_def" and _txt(self.data, c.child_by_field_name("name")) == guard)]
             self.items(body, conds)
         elif "__cplusplus" in cond:
             self.count("cplusplus_blocks")
             if cond.startswith("!"):
                 self.items(body, conds)
-            negated = ()
         else:
             self.items(body, conds + (cond,))
         negations = [cond]
@@ -335,6 +345,13 @@ class _Builder:
                     self.items(body2, conds + neg)
                 alt = None
 
+    def _section_guard(self, cond: str, body) -> str:
+        items = [c for c in body if c.is_named and c.type != "comment"]
+        if len(items) < 2 or items[0].type != "preproc_def" or items[0].child_by_field_name("value") is not None:
+            return ""
+        name = _txt(self.data, items[0].child_by_field_name("name"))
+        return name if re.search(rf"!\s*defined\s*\(?\s*{re.escape(name)}\b", cond) else ""
+
     def _guard_name(self, kind, n, body) -> str:
         """`#ifndef X` + `#define X` (no value) opening a block that holds more: an include guard,
         for the whole file or a section of it (its condition is dropped, its #define too)."""
@@ -356,8 +373,10 @@ class _Builder:
         start_node = start_node or node
         end_node = end_node or node
         if node.has_error:
-            self.count("parse_error_units")
-            return None
+            if kind in ("function", "fproto") or kind not in KEEP_WITH_ERRORS:
+                self.count("parse_error_units")
+                return None
+            self.count("declarations_with_parse_errors")  # kept: the text is still what compiles
         s, e = self._extend_start(start_node.start_byte), end_node.end_byte
         text = self.data[s:e].decode("utf-8", "replace").rstrip("\n")
         line = self.data.count(b"\n", 0, s) + 1 if s != start_node.start_byte else start_node.start_point[0] + 1

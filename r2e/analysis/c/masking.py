@@ -45,23 +45,33 @@ class MacroTable:
     def decorations(self) -> dict[bytes, bytes]:
         """name -> replacement (keywords that fit in the name's width, else spaces)."""
         out: dict[bytes, bytes] = {}
-        for name, bodies in self.bodies.items():
-            if len(name) < 3 or name in self.identity or name in KEYWORDS or name in C_WORDS:
-                continue
-            plain = False
-            ok = True
-            for body in bodies:
-                rest = ATTR.sub(b" ", body).split()
-                if all(w in KEYWORDS for w in rest):
-                    plain = True
-                elif not (len(rest) == 1 and WORD.fullmatch(rest[0])):
-                    ok = False
-                    break
-            if ok and plain:
-                kw = next((b for b in bodies if b and all(w in KEYWORDS for w in b.split())), b"")
-                kw = b" ".join(w for w in kw.split() if w in KEYWORDS)
-                out[name] = kw.ljust(len(name)) if len(kw) <= len(name) else b" " * len(name)
+        changed = True
+        while changed:  # a macro defined as another decoration macro is one too
+            changed = False
+            for name, bodies in self.bodies.items():
+                if name in out:
+                    continue
+                rep = self._decoration(name, bodies, out)
+                if rep is not None:
+                    out[name] = rep
+                    changed = True
         return out
+
+    def _decoration(self, name: bytes, bodies: list[bytes], known: dict) -> bytes | None:
+        if len(name) < 3 or name in self.identity or name in KEYWORDS or name in C_WORDS:
+            return None
+        plain = False
+        for body in bodies:
+            rest = ATTR.sub(b" ", body).split()
+            if all(w in KEYWORDS or w in known for w in rest):
+                plain = True
+            elif not (len(rest) == 1 and WORD.fullmatch(rest[0])):
+                return None
+        if not plain:
+            return None
+        kw = next((b for b in bodies if b and all(w in KEYWORDS for w in b.split())), b"")
+        kw = b" ".join(w for w in kw.split() if w in KEYWORDS)
+        return kw.ljust(len(name)) if len(kw) <= len(name) else b" " * len(name)
 
     def key(self) -> str:
         import hashlib
