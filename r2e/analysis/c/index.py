@@ -23,6 +23,9 @@ from r2e.analysis.tokens import count_tokens
 SCHEMA = 1
 IDENT = re.compile(r"[A-Za-z_]\w*")
 BIG_INITIALIZER_TOKENS = 200  # a global larger than this is sliced as an extern declaration
+TYPEDEF_HEAD = re.compile(rb"\btypedef\s+(struct|union|enum)\s*(\w+)?\s*\{")
+TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
+ENUMERATOR = re.compile(r"(?m)^\s*([A-Z_][A-Z0-9_]*)\s*(?:=[^,\n]*)?,?\s*$")
 KEEP_WITH_ERRORS = ("global", "typedef", "struct", "union", "enum", "prototype")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
@@ -260,6 +263,7 @@ class _Builder:
                 self.count("error_nodes")
                 if t == "ERROR":  # salvage the complete top-level items the parser recovered inside
                     self.items(n.children, conds)
+                    self.regex_typedefs(n, conds)
             elif t == "function_definition":
                 self.function(n, conds)
             elif t == "declaration":
@@ -367,6 +371,42 @@ class _Builder:
             return name
         return ""
 
+    def regex_typedefs(self, n, conds) -> None:
+        """`typedef enum { X_MACRO_LIST(...) } T;` defeats the parser: recover such typedefs by text."""
+        covered = [(u.info.get("_s", -1), u.info.get("_e", -1)) for u in self.units if u.path == self.path]
+        prev = n.prev_sibling  # the parser may have closed a `typedef enum` just before the ERROR
+        start = prev.start_byte if prev is not None and prev.type not in ("function_definition",) else n.start_byte
+        for m in TYPEDEF_HEAD.finditer(self.data, start, n.end_byte):
+            open_ = m.end() - 1
+            depth, j = 0, open_
+            while j < min(len(self.data), open_ + 200_000):
+                c = self.data[j]
+                depth += 1 if c == 123 else -1 if c == 125 else 0
+                if depth == 0:
+                    break
+                j += 1
+            tail = TYPEDEF_TAIL.match(self.data, j + 1)
+            if depth or tail is None:
+                continue
+            s, e = m.start(), tail.end()
+            if any(a <= s < b for a, b in covered):
+                continue
+            text = self.data[s:e].decode("utf-8", "replace")
+            name = tail.group(1).decode()
+            tag = m.group(2)
+            defines = [name] + ([f"{m.group(1).decode()}:{tag.decode()}"] if tag else [])
+            line = self.data.count(b"\n", 0, s) + 1
+            body = text[text.index("{"):]
+            if m.group(1) == b"enum":
+                defines += [x for x in ENUMERATOR.findall(body) if x not in defines]
+            u = CUnit(uid=f"{self.path}::typedef:{name}:{line}", path=self.path, kind="typedef", name=name,
+                      start_line=line, end_line=line + text.count("\n"), text=text, defines=tuple(defines),
+                      conds=tuple(conds), tokens=count_tokens(text), info={"recovered": True})
+            idents = set(IDENT.findall(text)) - set(defines) - C_KEYWORDS
+            u.refs = tuple(sorted(idents))
+            self.units.append(u)
+            self.count("typedefs_recovered_by_text")
+
     # ------------------------------------------------------------ units
     def add(self, node, kind: str, name: str, defines, conds, own=(), start_node=None, end_node=None,
             uid: str | None = None, **info) -> CUnit | None:
@@ -385,6 +425,7 @@ class _Builder:
             start_line=line, end_line=line + text.count("\n"),
             text=text, defines=tuple(defines), conds=tuple(conds), tokens=count_tokens(text), info=info,
         )
+        u.info["_s"], u.info["_e"] = s, e
         self.units.append(u)
         if kind == "fproto":  # shares the function's byte range: refs are derived from it later
             self.protos.append((u, self.pending[-1], e))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?[ \t]*(.*?)[ \t]*\\?$", re.M)
-ATTR = re.compile(rb"__(?:attribute|declspec)(?:__)?\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+ATTR = re.compile(rb"(?:__(?:attribute|declspec)(?:__)?|_Pragma|__pragma)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 KEYWORDS = {b"static", b"extern", b"inline", b"__inline", b"__inline__", b"const", b"volatile",
             b"register", b"__forceinline", b"_Noreturn", b"__extension__"}
 C_WORDS = {b"const", b"signed", b"volatile", b"void", b"char", b"short", b"int", b"long", b"float",
@@ -96,6 +96,13 @@ class Masker:
     def mask(self, data: bytes) -> tuple[bytes, list[tuple[int, str, int]]]:
         """(bytes the parser sees, masked occurrences as (start, macro name, end))."""
         buf = bytearray(data)
+        pre = _preprocessor_spans(data)
+        for a, b in pre:  # comments inside continued directives end tree-sitter's macro body early
+            if b"/*" in data[a:b] and b"\\\n" in data[a:b]:
+                for m in COMMENT.finditer(data, a, b):
+                    for j in range(m.start(), min(m.end(), b)):
+                        if buf[j] not in (10, 92):
+                            buf[j] = 32
         if b"__cplusplus" in data:
             for m in EXTERN_C.finditer(data):
                 buf[m.start():m.end()] = b" " * (m.end() - m.start())
@@ -105,7 +112,6 @@ class Masker:
         if self.deco_re is None and self.ident_re is None:
             return bytes(buf), []
         occ: list[tuple[int, str]] = []
-        pre = _preprocessor_spans(data)
         if self.deco_re is not None:
             for m in self.deco_re.finditer(data):
                 if _inside(pre, m.start()):
