@@ -413,10 +413,17 @@ class _Builder:
         start_node = start_node or node
         end_node = end_node or node
         if node.has_error:
-            if kind in ("function", "fproto") or kind not in KEEP_WITH_ERRORS:
+            body = node.child_by_field_name("body") if kind in ("function", "fproto") else None
+            decl = node.child_by_field_name("declarator") if body is not None else None
+            if body is not None and not decl.has_error and body.type == "compound_statement" \
+                    and not any(c.has_error for c in node.children if c.id != body.id):
+                if kind == "function":  # kept: the body's text is still what compiles
+                    self.count("functions_with_parse_errors_in_body")
+            elif kind in ("function", "fproto") or kind not in KEEP_WITH_ERRORS:
                 self.count("parse_error_units")
                 return None
-            self.count("declarations_with_parse_errors")  # kept: the text is still what compiles
+            else:
+                self.count("declarations_with_parse_errors")  # kept: the text is still what compiles
         s, e = self._extend_start(start_node.start_byte), end_node.end_byte
         text = self.data[s:e].decode("utf-8", "replace").rstrip("\n")
         line = self.data.count(b"\n", 0, s) + 1 if s != start_node.start_byte else start_node.start_point[0] + 1

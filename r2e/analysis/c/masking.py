@@ -17,6 +17,7 @@ DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?[ \
 ATTR = re.compile(rb"(?:__(?:attribute|declspec)(?:__)?|_Pragma|__pragma)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 KEYWORDS = {b"static", b"extern", b"inline", b"__inline", b"__inline__", b"const", b"volatile",
             b"register", b"__forceinline", b"_Noreturn", b"__extension__"}
+POSTFIX_OP = re.compile(rb"^\(?\s*[*/%]\s*\(?\s*[\w(]")
 C_WORDS = {b"const", b"signed", b"volatile", b"void", b"char", b"short", b"int", b"long", b"float",
            b"double", b"unsigned", b"static", b"extern", b"inline", b"register", b"auto", b"restrict"}
 WORD = re.compile(rb"[A-Za-z_]\w*")
@@ -58,6 +59,8 @@ class MacroTable:
         return out
 
     def _decoration(self, name: bytes, bodies: list[bytes], known: dict) -> bytes | None:
+        if bodies and all(POSTFIX_OP.match(b) for b in bodies) and name not in C_WORDS:
+            return b" " * len(name)  # `#define KB *(1 << 10)` used as `64 KB`: hide it from the parser
         if len(name) < 3 or name in self.identity or name in KEYWORDS or name in C_WORDS:
             return None
         plain = False

@@ -50,9 +50,10 @@ class Slicer:
         while todo:
             u = todo.pop()
             for name in u.refs:
-                found = self.repo.lookup(name, u.path)
+                # resolve in the translation unit being built first, then from the unit's own file
+                found = self.repo.lookup(name, target.path)
                 if not found and u.path != target.path:
-                    found = self.repo.lookup(name, target.path)
+                    found = self.repo.lookup(name, u.path)
                 for d in found:
                     if d.uid in have or d.uid in new or d.uid == start.uid:
                         continue
