@@ -26,7 +26,7 @@ BIG_INITIALIZER_TOKENS = 200  # a global larger than this is sliced as an extern
 TYPEDEF_HEAD = re.compile(rb"\btypedef\s+(struct|union|enum)\s*(\w+)?\s*\{")
 TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
 ENUMERATOR = re.compile(r"(?m)^\s*([A-Z_][A-Z0-9_]*)\s*(?:=[^,\n]*)?,?\s*$")
-KEEP_WITH_ERRORS = ("global", "typedef", "struct", "union", "enum", "prototype")
+KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
 goto if inline int long register restrict return short signed sizeof static struct switch typedef union
@@ -237,6 +237,7 @@ class _Builder:
         self.occ_by_end = sorted(occurrences, key=lambda o: o[2])
         self.occ_ends = [o[2] for o in self.occ_by_end]
         self.guard_id = None
+        self.in_error = 0  # > 0 while salvaging items out of an ERROR node
         self.static_names = {n.decode() if isinstance(n, bytes) else n for n in static_names}
         self.units: list[CUnit] = []
         self.pending: list[_Pending] = []
@@ -262,7 +263,9 @@ class _Builder:
             elif t == "ERROR" or n.is_missing:
                 self.count("error_nodes")
                 if t == "ERROR":  # salvage the complete top-level items the parser recovered inside
+                    self.in_error += 1
                     self.items(n.children, conds)
+                    self.in_error -= 1
                     self.regex_typedefs(n, conds)
             elif t == "function_definition":
                 self.function(n, conds)
@@ -351,7 +354,10 @@ class _Builder:
 
     def _section_guard(self, cond: str, body) -> str:
         items = [c for c in body if c.is_named and c.type != "comment"]
-        if len(items) < 2 or items[0].type != "preproc_def" or items[0].child_by_field_name("value") is not None:
+        if len(items) < 2 or items[0].type != "preproc_def":
+            return ""
+        value = items[0].child_by_field_name("value")
+        if value is not None and _txt(self.data, value).strip() != "1":
             return ""
         name = _txt(self.data, items[0].child_by_field_name("name"))
         return name if re.search(rf"!\s*defined\s*\(?\s*{re.escape(name)}\b", cond) else ""
@@ -366,8 +372,9 @@ class _Builder:
             return ""
         name = _txt(self.data, n.child_by_field_name("name"))
         first = items[0] if items else None
+        value = first.child_by_field_name("value") if first is not None and first.type == "preproc_def" else None
         if first is not None and first.type == "preproc_def" and _txt(self.data, first.child_by_field_name("name")) == name \
-                and first.child_by_field_name("value") is None:
+                and (value is None or _txt(self.data, value).strip() == "1"):
             return name
         return ""
 
@@ -545,7 +552,7 @@ class _Builder:
             return
         idents = [declarator_name(d) for d in decls]
         names = [_txt(self.data, i) for i in idents if i is not None]
-        if not names:
+        if not names or self.in_error:  # statements of a broken function body look like globals
             return
         u = self.add(n, "global", names[0], names + tags, conds, own=[i.start_byte for i in idents if i] + tag_own,
                      extern=extern)

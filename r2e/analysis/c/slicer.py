@@ -16,7 +16,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from r2e.analysis.c.index import CUnit
+from r2e.analysis.c.index import IDENT, CUnit
 from r2e.analysis.c.repo import CRepo
 from r2e.analysis.tokens import count_tokens
 
@@ -189,11 +189,15 @@ class Slicer:
         users: dict[str, list[str]] = {}
         for u in units:
             ds = set()
-            if u.kind != "macro":  # a macro body is only expanded where used
-                for r in u.refs:
-                    for d in by_name.get(r, ()):
-                        if d.uid != u.uid:
-                            ds.add(d.uid)
+            # a macro body is only expanded where used: a macro follows only what its #if reads
+            names = {w for c in u.conds for w in IDENT.findall(c)} if u.kind == "macro" else u.refs
+            own = set(u.defines)
+            for r in names:
+                if r in own:  # `#ifndef X` around `#define X`, or #if variants of one name
+                    continue
+                for d in by_name.get(r, ()):
+                    if d.uid != u.uid:
+                        ds.add(d.uid)
             deps[u.uid] = ds
             for d in ds:
                 users.setdefault(d, []).append(u.uid)
