@@ -122,9 +122,8 @@ class CRepo:
                 vis = protos  # a declared function: its header prototype, not the definition's
             return macros + self._nearest(vis, rank)
         # not visible: a non-static definition elsewhere (declarations in headers first)
+        # (a macro that is not visible is undefined in this translation unit, as for the compiler)
         out = [u for u in cands if not u.static and u.kind != "macro"]
-        if not out:
-            out = [u for u in cands if u.kind == "macro"]
         if not out:
             return []
         out.sort(key=lambda u: (not u.path.endswith(".h"), self._distance(path, u.path), u.path, u.start_line))
