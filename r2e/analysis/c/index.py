@@ -26,6 +26,7 @@ BIG_INITIALIZER_TOKENS = 200  # a global larger than this is sliced as an extern
 TYPEDEF_HEAD = re.compile(rb"\btypedef\s+(struct|union|enum)\s*(\w+)?\s*\{")
 TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
 ENUMERATOR = re.compile(r"(?m)^\s*([A-Z_][A-Z0-9_]*)\s*(?:=[^,\n]*)?,?\s*$")
+PASTED_TAG = re.compile(r"\b(struct|union|enum)\s+(\w+)\s*##")
 KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
@@ -142,8 +143,11 @@ class CIndexer:
                 elif cname == "definition.local":
                     p.locals.add(n.text.decode("utf-8", "replace"))
                 elif cname == "reference.macro_text":
-                    for m in IDENT.finditer(n.text.decode("utf-8", "replace")):
+                    body = n.text.decode("utf-8", "replace")
+                    for m in IDENT.finditer(body):
                         p.macro_idents.add(m.group())
+                    for m in PASTED_TAG.finditer(body):  # `struct sdshdr##T`: every tag sdshdr...
+                        p.macro_idents.add(f"{m.group(1)}:{m.group(2)}*")
         for pos, name, _ in occurrences:  # a masked macro is still a reference of the unit using it
             i = bisect_right(starts, pos) - 1
             if i >= 0 and pos < spans[i][1]:

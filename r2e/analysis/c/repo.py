@@ -102,6 +102,8 @@ class CRepo:
     # ------------------------------------------------------------ names
     def lookup(self, name: str, path: str) -> list[CUnit]:
         """Declarations of `name` visible from `path` (all #if variants from the nearest file)."""
+        if name.endswith("*"):  # a tag pasted in a macro body: every tag with that prefix
+            return [u for n in self.by_name if n.startswith(name[:-1]) for u in self.lookup(n, path)]
         cands = self.by_name.get(name)
         if not cands:
             return []

@@ -133,7 +133,7 @@ class Slicer:
                 if u.kind == "macro" and FEATURE_MACRO.match(u.name):
                     features.setdefault(u.name, u)
         tags = sorted({r for u in have.values() for r in (*u.refs, *u.defines)
-                       if r.startswith(("struct:", "union:"))})
+                       if r.startswith(("struct:", "union:")) and not r.endswith("*")})
         def_uids = {d.uid for d in defs} | {target.uid}
         decls = [u for u in have.values() if u.uid not in def_uids and not (u.kind == "macro" and u.name in features)]
         ordered = self._order(decls, repo.flat_order(target.path))
