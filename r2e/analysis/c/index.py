@@ -228,6 +228,10 @@ class _Pending:
         for c in u.conds:  # a unit under `#if X` needs X's definition to be chosen the same way
             refs |= set(IDENT.findall(c)) - {"defined"}
         refs = {r for r in refs if r not in C_KEYWORDS} - defs - params
+        if u.info.get("parse_errors"):  # the parser's view is unreliable: names only, refs by text
+            u.defines = tuple(d for d in u.defines if d == u.name or ":" in d)
+            defs = set(u.defines)
+            refs |= set(IDENT.findall(u.text)) - defs - C_KEYWORDS
         u.refs = tuple(sorted(refs))
         u.calls = tuple(sorted((self.calls | (self.macro_idents if u.kind == "macro" else set())) - defs - params - C_KEYWORDS))
 
@@ -435,6 +439,7 @@ class _Builder:
                 return None
             else:
                 self.count("declarations_with_parse_errors")  # kept: the text is still what compiles
+                info["parse_errors"] = True
         s, e = self._extend_start(start_node.start_byte), end_node.end_byte
         text = self.data[s:e].decode("utf-8", "replace").rstrip("\n")
         line = self.data.count(b"\n", 0, s) + 1 if s != start_node.start_byte else start_node.start_point[0] + 1
