@@ -47,6 +47,7 @@ class CRepo:
         self._closure: dict[str, list[str]] = {}
         self._rank: dict[str, dict[str, int]] = {}
         self._flat: dict[str, dict[str, int]] = {}
+        self._lookups: dict[tuple[str, str], list[CUnit]] = {}
 
     # ------------------------------------------------------------ include graph
     def closure(self, path: str) -> list[str]:
@@ -102,6 +103,13 @@ class CRepo:
     # ------------------------------------------------------------ names
     def lookup(self, name: str, path: str) -> list[CUnit]:
         """Declarations of `name` visible from `path` (all #if variants from the nearest file)."""
+        key = (name, path)
+        hit = self._lookups.get(key)
+        if hit is None:
+            hit = self._lookups[key] = self._lookup(name, path)
+        return hit
+
+    def _lookup(self, name: str, path: str) -> list[CUnit]:
         if name.endswith("*"):  # a tag pasted in a macro body: every tag with that prefix
             return [u for n in self.by_name if n.startswith(name[:-1]) for u in self.lookup(n, path)]
         cands = self.by_name.get(name)

@@ -41,6 +41,8 @@ class Slicer:
         self.repo = repo
         self.max_tokens = max_tokens
         self.depth = depth
+        self._conds: dict[str, set[str]] = {}
+        self._part_tokens: dict[str, int] = {}
 
     # ------------------------------------------------------------ closure
     def required(self, start: CUnit, target: CUnit, have: dict[str, CUnit]) -> dict[str, CUnit]:
@@ -112,6 +114,21 @@ class Slicer:
                     queue.extend((c, level + 1) for c in self.repo.callees(f))
         return self.render(target, have, defs, trimmed)
 
+    def _cond_names(self, u: CUnit) -> set[str]:
+        hit = self._conds.get(u.uid)
+        if hit is None:
+            hit = self._conds[u.uid] = {w for c in u.conds for w in IDENT.findall(c)}
+        return hit
+
+    def _tokens(self, text: str, u: CUnit | None = None) -> int:
+        """Tokens of one part of the slice (a unit's own count when emitted as is)."""
+        if u is not None and text == u.text:
+            return u.tokens
+        hit = self._part_tokens.get(text)
+        if hit is None:
+            hit = self._part_tokens[text] = count_tokens(text)
+        return hit
+
     def system_includes(self, path: str) -> list[CUnit]:
         """`#include <...>` (and unresolvable quoted includes of system headers) of `path`'s closure."""
         out = []
@@ -137,19 +154,22 @@ class Slicer:
         def_uids = {d.uid for d in defs} | {target.uid}
         decls = [u for u in have.values() if u.uid not in def_uids and not (u.kind == "macro" and u.name in features)]
         ordered = self._order(decls, repo.flat_order(target.path))
-        parts: list[str] = []
-        parts += [self._wrap(u, u.text, assumed) for u in features.values()]
+        parts: list[tuple[str, CUnit | None]] = []
+        parts += [(self._wrap(u, u.text, assumed), u) for u in features.values()]
         if tags:
-            parts.append("\n".join(t.replace(":", " ", 1) + ";" for t in tags))
+            parts.append(("\n".join(t.replace(":", " ", 1) + ";" for t in tags), None))
         for u in ordered:
-            parts.append(self._wrap(u, self._text(u, target, rank), assumed))
+            parts.append((self._wrap(u, self._text(u, target, rank), assumed), u))
         for d in defs:
-            parts.append(self._wrap(d, d.text, assumed))
-        parts.append(target.text)
-        text = "\n\n".join(p for p in parts if p) + "\n"
+            parts.append((self._wrap(d, d.text, assumed), d))
+        parts.append((target.text, target))
+        text = "\n\n".join(p for p, _ in parts if p) + "\n"
+        # the sum of the parts' counts (each cached): the same pre-tokenizer pieces as the whole text,
+        # plus one per blank-line separator
+        tokens = sum(self._tokens(p, u) for p, u in parts) + len(parts)
         used = sorted(files)
         return CSlice(
-            text=text, tokens=count_tokens(text), file_tokens=sum(repo.files[p].tokens for p in used),
+            text=text, tokens=tokens, file_tokens=sum(repo.files[p].tokens for p in used),
             files=tuple(used), units=tuple(sorted(have)), callee_definitions=len(defs), trimmed=trimmed,
         )
 
@@ -190,7 +210,7 @@ class Slicer:
         for u in units:
             ds = set()
             # a macro body is only expanded where used: a macro follows only what its #if reads
-            names = {w for c in u.conds for w in IDENT.findall(c)} if u.kind == "macro" else u.refs
+            names = self._cond_names(u) if u.kind == "macro" else u.refs
             own = set(u.defines)
             for r in names:
                 if r in own:  # `#ifndef X` around `#define X`, or #if variants of one name
