@@ -169,7 +169,7 @@ def test_slice_contents_and_order(ctree):
     assert "coord_t norm2(point_t p)\n{" in ctx and "static coord_t helper" in ctx and "#define SQUARE" in ctx
     assert "UNUSED_TABLE" not in ctx and "struct node {" not in ctx and "twice" not in ctx
     # the target's own condition variants stay conditional
-    assert "#if (defined(GEOM_WIDE))\ntypedef long coord_t;\n#endif" in ctx
+    assert "#if defined(GEOM_WIDE)\ntypedef long coord_t;\n#endif" in ctx
 
 
 def test_depth_one_keeps_only_prototypes(ctree):

@@ -187,8 +187,9 @@ class Slicer:
         conds = [c for c in u.conds if c not in assumed]
         if not conds:
             return text
-        expr = " && ".join(f"({c})" for c in conds)
-        return f"#if {expr}\n{text}\n#endif"
+        # nested, as in the source: an inner #if of a skipped group is never evaluated
+        opening = "\n".join(f"#if {c}" for c in conds)
+        return f"{opening}\n{text}\n" + "\n".join("#endif" for _ in conds)
 
     def _order(self, units: list[CUnit], flat: dict[str, int]) -> list[CUnit]:
         """Preprocessing order of the target's translation unit, fixed so each unit follows what it
