@@ -27,6 +27,7 @@ TYPEDEF_HEAD = re.compile(rb"\btypedef\s+(struct|union|enum)\s*(\w+)?\s*\{")
 TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
 ENUMERATOR = re.compile(r"(?m)^\s*([A-Z_][A-Z0-9_]*)\s*(?:=[^,\n]*)?,?\s*$")
 PASTED_TAG = re.compile(r"\b(struct|union|enum)\s+(\w+)\s*##")
+PASTED_NAME = re.compile(r"(?<![\w#])([A-Za-z_]\w{3,})\s*##")
 KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
@@ -148,6 +149,9 @@ class CIndexer:
                         p.macro_idents.add(m.group())
                     for m in PASTED_TAG.finditer(body):  # `struct sdshdr##T`: every tag sdshdr...
                         p.macro_idents.add(f"{m.group(1)}:{m.group(2)}*")
+                    for m in PASTED_NAME.finditer(body):  # `ZSTD_error_##name`: every ZSTD_error_...
+                        if m.group(1) not in ("struct", "union", "enum"):
+                            p.macro_idents.add(f"{m.group(1)}*")
         for pos, name, _ in occurrences:  # a masked macro is still a reference of the unit using it
             i = bisect_right(starts, pos) - 1
             if i >= 0 and pos < spans[i][1]:

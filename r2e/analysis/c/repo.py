@@ -17,6 +17,7 @@ import networkx as nx
 from r2e.analysis.c.includes import IncludeResolver
 from r2e.analysis.c.index import CFileIndex, CUnit
 
+MAX_PASTED = 64
 DECL_KINDS = ("macro", "typedef", "struct", "union", "enum", "global", "prototype", "fproto")
 
 
@@ -110,8 +111,11 @@ class CRepo:
         return hit
 
     def _lookup(self, name: str, path: str) -> list[CUnit]:
-        if name.endswith("*"):  # a tag pasted in a macro body: every tag with that prefix
-            return [u for n in self.by_name if n.startswith(name[:-1]) for u in self.lookup(n, path)]
+        if name.endswith("*"):  # a name pasted in a macro body: every name with that prefix
+            names = [n for n in self.by_name if n.startswith(name[:-1])]
+            if len(names) > MAX_PASTED:  # too generic a prefix to be worth the context
+                return []
+            return [u for n in names for u in self.lookup(n, path)]
         cands = self.by_name.get(name)
         if not cands:
             return []
