@@ -567,7 +567,9 @@ class _Builder:
         names = [_txt(self.data, i) for i in idents if i is not None]
         if not names or self.in_error:  # statements of a broken function body look like globals
             return
-        if n.start_point[1] > 0 and not conds:  # indented at file scope: a stray body statement
+        start = self._extend_start(n.start_byte)
+        if start > 0 and self.data[start - 1:start] not in (b"\n", b"") and not conds:
+            # indented at file scope: a stray statement of a mis-parsed body
             self.count("indented_globals_skipped")
             return
         u = self.add(n, "global", names[0], names + tags, conds, own=[i.start_byte for i in idents if i] + tag_own,
