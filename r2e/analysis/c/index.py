@@ -577,7 +577,9 @@ class _Builder:
         if u is None:
             return
         u.static = static
-        if any(d.type == "init_declarator" for d in decls):
+        unsized = any(re.search(r"\[\s*\]", _txt(self.data, d.child_by_field_name("declarator") or d))
+                      for d in decls if d.type == "init_declarator")
+        if any(d.type == "init_declarator" for d in decls) and not unsized:  # `x[] = {..}`: sizeof needs it all
             spec = self.data[self._extend_start(n.start_byte):decls[0].start_byte].decode("utf-8", "replace")
             spec = re.sub(r"\bstatic\b\s*", "", spec)
             for name in self.static_names:  # `local` (#define local static) and the like
