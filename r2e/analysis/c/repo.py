@@ -131,10 +131,14 @@ class CRepo:
         else:
             macros = []
         if vis:
+            every = vis
             protos = [u for u in vis if u.kind in ("prototype", "global")]
             if protos and any(u.kind == "fproto" for u in vis):
                 vis = protos  # a declared function: its header prototype, not the definition's
-            return macros + self._nearest(vis, rank)
+            near = self._nearest(vis, rank)
+            if all(u.conds for u in near):  # every variant conditional: keep unconditional ones too
+                near += [u for u in every if not u.conds and u not in near]
+            return macros + near
         # not visible: a non-static definition elsewhere (declarations in headers first)
         # (a macro that is not visible is undefined in this translation unit, as for the compiler)
         out = [u for u in cands if not u.static and u.kind != "macro"]
