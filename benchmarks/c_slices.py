@@ -1,0 +1,163 @@
+"""How many C slices compile on their own, on real C code nobody here wrote.
+
+For every library function the C extractor finds (only the main / test-file / generated-file
+filters on; --all-functions turns those off too), the slice
+(`context`) is written to a file and compiled with `cc -fsyntax-only -std=gnu11
+-Werror=implicit-function-declaration -Werror=implicit-int`. Reports, per project: functions,
+share of slices that compile, the most common first errors (the causes of the rest), extraction
+time (index + graph + all slices) and median context tokens.
+
+Inputs (real, fetched with the ordinary clients):
+  --fetch DIR   pip download --no-deps --no-binary :all: lz4 zstandard brotli  (their bundled C
+                libraries: lz4libs/, zstd/, c/) and `apt-get source zlib cjson hiredis` (needs a
+                bookworm deb-src line in the apt sources); everything is unpacked under DIR.
+  PATH ...      or any C project folders.
+
+    python benchmarks/c_slices.py --fetch /tmp/c-bench
+    python benchmarks/c_slices.py /path/to/zlib-1.2.13 --max-file-bytes 4000000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from r2e.analysis.c.ccheck import check_compiles  # noqa: E402
+from r2e.analysis.c.extract import C_FILTERS, CExtractOptions, extract_c_repo  # noqa: E402
+from r2e.analysis.filters import FilterOptions  # noqa: E402
+
+SDISTS = {"lz4": "lz4libs", "zstandard": "zstd", "brotli": "c"}
+DEBIAN = ("zlib", "cjson", "hiredis")
+
+
+def fetch(dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    projects = []
+    sd = dest / "sdists"
+    for name, sub in SDISTS.items():
+        if not glob.glob(str(sd / f"{name}-*.tar.gz")):
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                            name, "-d", str(sd)], check=True)
+        tgz = sorted(glob.glob(str(sd / f"{name}-*.tar.gz")))[-1]
+        top = dest / Path(tgz).name[:-len(".tar.gz")]
+        if not top.exists():
+            with tarfile.open(tgz) as tf:
+                tf.extractall(dest, filter="data")
+        projects.append(top / sub)
+    deb = dest / "debian"
+    deb.mkdir(exist_ok=True)
+    for name in DEBIAN:
+        if not glob.glob(str(deb / f"{name}*.dsc")) and not glob.glob(str(deb / f"{name.lower()}*.dsc")):
+            subprocess.run(["apt-get", "source", "-q", "--download-only", name], cwd=deb, check=True)
+        orig = sorted(glob.glob(str(deb / f"{name}_*.orig.tar.*")))[-1]
+        with tarfile.open(orig) as tf:
+            first = tf.getmembers()[0].name.split("/")[0]
+            if not (deb / first).exists():
+                tf.extractall(deb, filter="data")
+        projects.append(deb / first)
+    return projects
+
+
+def simplify(err: str) -> str:
+    err = re.sub(r"‘[^’]*’|'[^']*'", "'X'", err)
+    err = re.sub(r"[\w./-]+\.h: No such file", "<header>: No such file", err)
+    return err.replace("; did you mean 'X'?", "")
+
+
+# Filters kept on by default: the ones that decide what is library code at all (not tests, not
+# programs' main, not generated files); the others (docstring, size, ...) are off so the measure
+# covers every kind of library function. --all-functions turns every filter off.
+LIBRARY_FILTERS = ("main", "test_file", "generated")
+
+
+def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all_functions: bool = False) -> dict:
+    off = C_FILTERS if all_functions else tuple(f for f in C_FILTERS if f not in LIBRARY_FILTERS)
+    opts = CExtractOptions(filters=FilterOptions(disabled=frozenset(off)), max_context_tokens=max_tokens,
+                           max_file_bytes=max_bytes)
+    t0 = time.monotonic()
+    records, stats = extract_c_repo(project, project.name, opts)
+    t_extract = time.monotonic() - t0
+    t1 = time.monotonic()
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        results = list(ex.map(lambda r: check_compiles(r["context"]), records))
+    t_compile = time.monotonic() - t1
+    ok = sum(1 for good, _ in results if good)
+    # a header the machine does not have (windows.h, an event library's header): no slice of that
+    # function can compile here, whatever the slicer does; reported separately, never hidden
+    no_header = sum(1 for good, err in results if not good and "No such file or directory" in err)
+    causes = Counter(simplify(err) for good, err in results if not good)
+    examples = {}
+    for r, (good, err) in zip(records, results):
+        if not good:
+            examples.setdefault(simplify(err), f"{r['id']}: {err}")
+    return {
+        "project": project.name,
+        "files": stats["files"]["c"],
+        "functions_found": stats["functions"],
+        "functions": len(records),
+        "compile": ok,
+        "rate": round(ok / len(records), 4) if records else None,
+        "missing_system_header": no_header,
+        "rate_where_headers_exist": round(ok / max(1, len(records) - no_header), 4) if records else None,
+        "extract_seconds": round(t_extract, 2),
+        "compile_seconds": round(t_compile, 2),
+        "median_context_tokens": statistics.median(r["context_tokens"] for r in records) if records else 0,
+        "median_ratio": round(statistics.median(r["context_tokens"] / max(1, r["file_tokens"]) for r in records), 3) if records else None,
+        "skipped": stats["skipped"],
+        "causes": causes.most_common(8),
+        "examples": [examples[c] for c, _ in causes.most_common(8)],
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("projects", nargs="*", type=Path)
+    ap.add_argument("--fetch", type=Path, help="download and unpack the standard inputs here")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--max-file-bytes", type=int, default=4_000_000)
+    ap.add_argument("--max-context-tokens", type=int, default=6000)
+    ap.add_argument("--all-functions", action="store_true", help="turn every filter off (tests, main ... included)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    projects = list(args.projects)
+    if args.fetch:
+        projects += fetch(args.fetch)
+    if not projects:
+        ap.error("give project folders or --fetch DIR")
+    rows = []
+    for p in projects:
+        row = run(p, args.workers, args.max_file_bytes, args.max_context_tokens, args.all_functions)
+        rows.append(row)
+        print(f"{row['project']:<22} files {row['files']:>4}  functions {row['functions']:>5}  compile "
+              f"{row['compile']:>5} ({(row['rate'] or 0) * 100:5.1f} %)  extract {row['extract_seconds']:>6.2f} s  "
+              f"cc {row['compile_seconds']:>6.1f} s  median ctx {row['median_context_tokens']} tok  "
+              f"(without the {row['missing_system_header']} needing an absent header: "
+              f"{(row['rate_where_headers_exist'] or 0) * 100:.1f} %)", flush=True)
+        for (cause, n), ex in zip(row["causes"], row["examples"]):
+            print(f"    {n:>4} × {cause}\n           e.g. {ex[:160]}")
+    total = sum(r["functions"] for r in rows)
+    ok = sum(r["compile"] for r in rows)
+    nh = sum(r["missing_system_header"] for r in rows)
+    print(f"TOTAL functions {total}  compile {ok} ({ok / max(1, total) * 100:.1f} %); "
+          f"{nh} need an absent header; rate without them {ok / max(1, total - nh) * 100:.1f} %")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("LC_ALL", "C.UTF-8")
+    raise SystemExit(main())

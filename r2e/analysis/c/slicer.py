@@ -1,0 +1,244 @@
+"""The slice of a C function: a self-contained translation unit.
+
+Layout: feature-test macros (`_GNU_SOURCE` ...), the system includes of the files involved, forward
+declarations of every struct/union tag used (so mutually referential types need no particular
+order), then macros, types, globals and prototypes in dependency order (include order of the
+target's file, fixed up topologically), then definitions of callees (breadth-first, while the
+token budget allows; each brings what it needs), then the target. Units keep the `#if` conditions
+they sit under, except the conditions the target itself sits under, which are assumed true.
+Globals with large initializers, and globals defined in other files, are declared `extern`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from r2e.analysis.c.index import IDENT, CUnit
+from r2e.analysis.c.repo import CRepo
+from r2e.analysis.tokens import count_tokens
+
+FEATURE_MACRO = re.compile(r"^_(?:[A-Z0-9]+_)*SOURCE$|^_FILE_OFFSET_BITS$|^_LARGEFILE\w*$")
+MAX_CALLEE_CANDIDATES = 200
+TAG_DEFINERS = ("struct", "union", "typedef", "global")
+
+
+@dataclass(frozen=True)
+class CSlice:
+    text: str
+    tokens: int
+    file_tokens: int
+    files: tuple[str, ...]
+    units: tuple[str, ...]
+    callee_definitions: int
+    trimmed: int  # callee definitions left out (budget or conflicts): only their prototypes
+
+
+class Slicer:
+    def __init__(self, repo: CRepo, max_tokens: int | None = 6000, depth: int | None = None):
+        self.repo = repo
+        self.max_tokens = max_tokens
+        self.depth = depth
+        self._conds: dict[str, set[str]] = {}
+        self._part_tokens: dict[str, int] = {}
+
+    # ------------------------------------------------------------ closure
+    def required(self, start: CUnit, target: CUnit, have: dict[str, CUnit]) -> dict[str, CUnit]:
+        """Declarations `start` needs (transitively) that are not yet in `have`."""
+        new: dict[str, CUnit] = {}
+        todo = [start]
+        while todo:
+            u = todo.pop()
+            for name in u.refs:
+                # resolve in the translation unit being built first, then from the unit's own file
+                found = self.repo.lookup(name, target.path)
+                if not found and u.path != target.path:
+                    found = self.repo.lookup(name, u.path)
+                for d in found:
+                    if d.uid in have or d.uid in new or d.uid == start.uid:
+                        continue
+                    new[d.uid] = d
+                    todo.append(d)
+        return new
+
+    def conflicts(self, new: dict[str, CUnit], have: dict[str, CUnit]) -> bool:
+        """A unit from another file defining a name already defined differently in the slice."""
+        defined: dict[str, CUnit] = {}
+        for u in have.values():
+            if u.kind in ("function", *TAG_DEFINERS):
+                for n in u.defines:
+                    defined.setdefault(n, u)
+        for u in new.values():
+            if u.kind not in ("function", *TAG_DEFINERS) or (u.kind == "global" and u.info.get("extern")):
+                continue
+            for n in u.defines:
+                o = defined.get(n)
+                if o is not None and o.uid != u.uid and o.path != u.path and o.conds == u.conds:
+                    return True
+        return False
+
+    # ------------------------------------------------------------ slice
+    def slice(self, target: CUnit) -> CSlice:
+        have: dict[str, CUnit] = {target.uid: target}
+        for u in self.system_includes(target.path):
+            have[u.uid] = u
+        for u in list(have.values()):
+            have.update(self.required(u, target, have))
+        tokens = sum(u.tokens for u in have.values())
+        defs: list[CUnit] = []
+        trimmed = 0
+        if self.depth is None or self.depth > 1:
+            queue = deque((c, 2) for c in self.repo.callees(target))
+            seen = {target.uid}
+            tried = 0
+            while queue and tried < MAX_CALLEE_CANDIDATES:
+                f, level = queue.popleft()
+                if f.uid in seen:
+                    continue
+                seen.add(f.uid)
+                tried += 1
+                new = {u.uid: u for u in self.system_includes(f.path) if u.uid not in have}
+                new[f.uid] = f
+                for u in list(new.values()):
+                    new.update(self.required(u, target, {**have, **new}))
+                cost = sum(u.tokens for u in new.values())
+                if (self.max_tokens is not None and tokens + cost > self.max_tokens) or self.conflicts(new, have):
+                    trimmed += 1
+                    continue
+                have.update(new)
+                tokens += cost
+                defs.append(f)
+                if self.depth is None or level < self.depth:
+                    queue.extend((c, level + 1) for c in self.repo.callees(f))
+        return self.render(target, have, defs, trimmed)
+
+    def _cond_names(self, u: CUnit) -> set[str]:
+        hit = self._conds.get(u.uid)
+        if hit is None:
+            hit = self._conds[u.uid] = {w for c in u.conds for w in IDENT.findall(c)}
+        return hit
+
+    def _tokens(self, text: str, u: CUnit | None = None) -> int:
+        """Tokens of one part of the slice (a unit's own count when emitted as is)."""
+        if u is not None and text == u.text:
+            return u.tokens
+        hit = self._part_tokens.get(text)
+        if hit is None:
+            hit = self._part_tokens[text] = count_tokens(text)
+        return hit
+
+    def system_includes(self, path: str) -> list[CUnit]:
+        """`#include <...>` (and unresolvable quoted includes of system headers) of `path`'s closure."""
+        out = []
+        for p in self.repo.closure(path):
+            for u, r in self.repo.includes.get(p, ()):
+                if r is None and u.info["system"]:
+                    out.append(u)
+        return out
+
+    def render(self, target: CUnit, have: dict[str, CUnit], defs: list[CUnit], trimmed: int) -> CSlice:
+        repo = self.repo
+        rank = repo.rank(target.path)
+        assumed = set(target.conds)
+        files = {u.path for u in have.values()}
+        # feature-test macros of every file involved go first (they change what system headers declare)
+        features: dict[str, CUnit] = {}
+        for p in list(repo.closure(target.path)) + sorted(files - set(rank)):
+            for u in repo.files[p].units:
+                if u.kind == "macro" and FEATURE_MACRO.match(u.name):
+                    features.setdefault(u.name, u)
+        tags = sorted({r for u in have.values() for r in (*u.refs, *u.defines)
+                       if r.startswith(("struct:", "union:")) and not r.endswith("*")})
+        def_uids = {d.uid for d in defs} | {target.uid}
+        decls = [u for u in have.values() if u.uid not in def_uids and not (u.kind == "macro" and u.name in features)]
+        ordered = self._order(decls, repo.flat_order(target.path))
+        parts: list[tuple[str, CUnit | None]] = []
+        parts += [(self._wrap(u, u.text, assumed), u) for u in features.values()]
+        if tags:
+            parts.append(("\n".join(t.replace(":", " ", 1) + ";" for t in tags), None))
+        for u in ordered:
+            parts.append((self._wrap(u, self._text(u, target, rank), assumed), u))
+        for d in defs:
+            parts.append((self._wrap(d, d.text, assumed), d))
+        parts.append((target.text, target))
+        text = "\n\n".join(p for p, _ in parts if p) + "\n"
+        # the sum of the parts' counts (each cached): the same pre-tokenizer pieces as the whole text,
+        # plus one per blank-line separator
+        tokens = sum(self._tokens(p, u) for p, u in parts) + len(parts)
+        used = sorted(files)
+        return CSlice(
+            text=text, tokens=tokens, file_tokens=sum(repo.files[p].tokens for p in used),
+            files=tuple(used), units=tuple(sorted(have)), callee_definitions=len(defs), trimmed=trimmed,
+        )
+
+    @staticmethod
+    def _text(u: CUnit, target: CUnit, rank: dict[str, int]) -> str:
+        if u.kind == "global" and "decl" in u.info:
+            from r2e.analysis.c.index import BIG_INITIALIZER_TOKENS
+
+            if u.tokens > BIG_INITIALIZER_TOKENS or u.path not in rank:
+                return u.info["decl"]
+        return u.text
+
+    @staticmethod
+    def _wrap(u: CUnit, text: str, assumed: set[str]) -> str:
+        conds = [c for c in u.conds if c not in assumed]
+        if not conds:
+            return text
+        # nested, as in the source: an inner #if of a skipped group is never evaluated
+        opening = "\n".join(f"#if {c}" for c in conds)
+        return f"{opening}\n{text}\n" + "\n".join("#endif" for _ in conds)
+
+    def _order(self, units: list[CUnit], flat: dict[str, int]) -> list[CUnit]:
+        """Preprocessing order of the target's translation unit, fixed so each unit follows what it
+        references; units from outside it come after, includes first."""
+        far = len(flat)
+
+        def key(u: CUnit):
+            if u.uid in flat:
+                return (flat[u.uid], 0, "", 0, u.uid)
+            kind_rank = -1 if u.kind == "include" else 0 if u.kind in ("macro", "struct", "union", "enum", "typedef") else 1 if u.kind == "global" else 2
+            return (far, kind_rank, u.path, u.start_line, u.uid)
+
+        by_name: dict[str, list[CUnit]] = {}
+        for u in units:
+            for n in u.defines:
+                by_name.setdefault(n, []).append(u)
+        deps: dict[str, set[str]] = {}
+        users: dict[str, list[str]] = {}
+        for u in units:
+            ds = set()
+            # a macro body is only expanded where used: a macro follows only what its #if reads
+            names = self._cond_names(u) if u.kind == "macro" else u.refs
+            own = set(u.defines)
+            for r in names:
+                if r in own:  # `#ifndef X` around `#define X`, or #if variants of one name
+                    continue
+                for d in by_name.get(r, ()):
+                    if d.uid != u.uid:
+                        ds.add(d.uid)
+            deps[u.uid] = ds
+            for d in ds:
+                users.setdefault(d, []).append(u.uid)
+        byuid = {u.uid: u for u in units}
+        heap = [(key(u), u.uid) for u in units if not deps[u.uid]]
+        heapq.heapify(heap)
+        waiting = {u.uid: len(deps[u.uid]) for u in units}
+        done: set[str] = set()
+        out: list[CUnit] = []
+        while len(out) < len(units):
+            if not heap:  # a cycle: release the earliest remaining unit
+                rest = min((key(byuid[x]), x) for x in waiting if x not in done)
+                heap.append(rest)
+            _, uid = heapq.heappop(heap)
+            if uid in done:
+                continue
+            done.add(uid)
+            out.append(byuid[uid])
+            for v in users.get(uid, ()):
+                waiting[v] -= 1
+                if waiting[v] == 0 and v not in done:
+                    heapq.heappush(heap, (key(byuid[v]), v))
+        return out
