@@ -131,20 +131,37 @@ def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoEx
                     continue
                 sl = build_slice(unit.uid, resolver, files, adapter, opts.slice_depth, opts.max_context_tokens)
                 records.append(make_record(repo_id, unit, sf, resolver, sl, lang))
+    c_records, c_stats = _extract_c(repo_id, root, opts)
+    records += c_records
     elapsed = time.monotonic() - t0
+    files = {lang: len(fs) for lang, fs in repo.files.items()}
+    skipped = Counter(repo.skipped)
+    if c_stats["files"].get("c"):
+        files["c"] = c_stats["files"]["c"]
+        total += c_stats["functions"]
+        drops.update(c_stats["dropped"])
+        skipped.update({f"c_{k}": v for k, v in c_stats["skipped"].items()})
     summary = {
         "repo": repo_id,
-        "files": {lang: len(fs) for lang, fs in repo.files.items()},
+        "files": files,
         "functions": total,
         "extracted": len(records),
-        "dropped": {name: drops.get(name, 0) for name in FILTERS},
-        "skipped": dict(sorted(repo.skipped.items())),
+        "dropped": {name: drops.get(name, 0) for name in dict.fromkeys([*FILTERS, *c_stats["dropped"]])},
+        "skipped": dict(sorted(skipped.items())),
         "skipped_examples": repo.examples,
         "cache_hits": repo.cache_hits,
         "token_method": TOKEN_METHOD,
         "seconds": {"index": round(t_index, 3), "total": round(elapsed, 3)},
     }
     return RepoExtraction(repo_id, records, summary, repo)
+
+
+def _extract_c(repo_id: str, root: str | Path, opts: ExtractOptions) -> tuple[list[dict], dict]:
+    """C goes through its own translation-unit slicer (issue 5); same record format, lang "c"."""
+    from r2e.analysis.c.extract import CExtractOptions, extract_c_repo
+
+    return extract_c_repo(root, repo_id, CExtractOptions(filters=opts.filters, slice_depth=opts.slice_depth,
+                                                         max_context_tokens=opts.max_context_tokens))
 
 
 def make_record(repo_id: str, unit, sf: SourceFile, resolver, sl, lang: str) -> dict:
