@@ -61,14 +61,15 @@ def read_declared(repo: Path) -> Declared:
             reader(repo, d)
         except Exception as exc:  # a broken file is a note, never a crash
             d.notes.append(f"{reader.__name__.lstrip('_')}: {type(exc).__name__}: {exc}"[:300])
-    d.requirements = _dedupe(d.requirements)
+    d.requirements = dedupe_requirements(d.requirements)
     names = {req_name(r) for r in d.requirements}
-    d.test_requirements = [r for r in _dedupe(d.test_requirements) if req_name(r) not in names]
+    d.test_requirements = [r for r in dedupe_requirements(d.test_requirements) if req_name(r) not in names]
     d.classifier_pythons = sorted(set(d.classifier_pythons), key=lambda v: tuple(int(x) for x in v.split(".")))
     return d
 
 
-def _dedupe(reqs: list[str]) -> list[str]:
+def dedupe_requirements(reqs: list[str]) -> list[str]:
+    """One requirement per distribution, the first one given winning."""
     seen: dict[str, str] = {}
     for r in reqs:
         name = req_name(r)

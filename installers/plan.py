@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from installers.declared import Declared, normalize, read_declared, req_name
+from installers.declared import Declared, dedupe_requirements, normalize, read_declared, req_name
 from installers.scan import ScanResult, scan_repo, stdlib_names
 
 SUPPORTED_PYTHONS = ["3.9", "3.11", "3.13"]  # what base images carry (installers.images.RELEASES)
@@ -54,28 +54,14 @@ class InstallPlan:
 
     def requirement_groups(self) -> list[list[str]]:
         """[runtime (declared + inferred), test]: installed as two batches, so a test pin cannot sink the runtime."""
-        runtime = _unique([*self.requirements, *self.inferred.values()])
+        runtime = dedupe_requirements([*self.requirements, *self.inferred.values()])
         names = {req_name(r) for r in runtime}
-        test = [r for r in _unique(self.test_requirements) if req_name(r) not in names]
+        test = [r for r in dedupe_requirements(self.test_requirements) if req_name(r) not in names]
         return [g for g in (runtime, test) if g]
 
     def all_requirements(self) -> list[str]:
         """Declared + inferred + test requirements, one per distribution, declared first."""
-        seen: dict[str, str] = {}
-        for req in [*self.requirements, *self.inferred.values(), *self.test_requirements]:
-            name = req_name(req)
-            if name and name not in seen:
-                seen[name] = req
-        return list(seen.values())
-
-
-def _unique(reqs: list[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for req in reqs:
-        name = req_name(req)
-        if name and name not in seen:
-            seen[name] = req
-    return list(seen.values())
+        return dedupe_requirements([*self.requirements, *self.inferred.values(), *self.test_requirements])
 
 
 @lru_cache(maxsize=1)
