@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "generate": "r2e.commands.harness_cmds:generate",
     "genexec": "r2e.commands.harness_cmds:genexec",
     "export": "r2e.commands.harness_cmds:export",
+    "carve": "r2e.commands.carve_cmd:carve",
 }
 
 
