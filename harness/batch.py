@@ -26,10 +26,13 @@ class Outcome:
 
 
 def run_per_repo(ws: Workspace, exp: str, records: list[FunctionRecord], backend: str, jobs: int,
-                 work: Callable, on_done: Callable[[FunctionRecord, dict | None, BaseException | None], None]):
+                 work: Callable, on_done: Callable[[FunctionRecord, dict | None, BaseException | None], None],
+                 envs: dict | None = None):
     """Group records by repo; open ONE environment per repo; run `work(env, record)` with -j threads.
 
     A repo whose environment cannot be opened fails all its functions as data (on_done with the error).
+    With `envs` (repo id -> Environment) environments are kept there for the caller to reuse and
+    close; without it each is closed when its repo is finished.
     """
     repos = {r.id: r for r in ws.repos_of(exp)}
     ordered = sorted(records, key=lambda r: r.repo)
@@ -39,7 +42,11 @@ def run_per_repo(ws: Workspace, exp: str, records: list[FunctionRecord], backend
         try:
             if repo is None:
                 raise RuntimeError(f"repo '{repo_id}' is not in experiment '{exp}'")
-            env = open_environment(ws, exp, repo, backend)
+            env = envs.get(repo_id) if envs is not None else None
+            if env is None:
+                env = open_environment(ws, exp, repo, backend)
+                if envs is not None:
+                    envs[repo_id] = env
         except Exception as exc:  # noqa: BLE001 - reported per function
             for record in group:
                 on_done(record, None, exc)
@@ -47,7 +54,8 @@ def run_per_repo(ws: Workspace, exp: str, records: list[FunctionRecord], backend
         try:
             run_pool(lambda rec: work(env, rec), group, workers=jobs, on_done=on_done)
         finally:
-            env.close()
+            if envs is None:
+                env.close()
 
 
 def execute_experiment(ws: Workspace, exp: str, records: list[FunctionRecord], backend: str, jobs: int,

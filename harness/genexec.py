@@ -72,11 +72,21 @@ def summarize(result: dict) -> dict:
 def run_genexec(ws: Workspace, exp: str, records: list[FunctionRecord], generator, opts: LoopOptions,
                 echo: Callable[[str], None] = print) -> dict:
     states = {r.id: FunctionState(r) for r in records}
-    total = len(records)
     rounds: list[dict] = []
     doc = {"experiment": exp, "generator": getattr(generator, "name", type(generator).__name__),
            "started": now_iso(), "params": {"k": opts.k, "min_valid": opts.min_valid, "min_cov": opts.min_cov,
                                             "backend": opts.backend}, "rounds": rounds, "functions": {}}
+    envs: dict = {}  # one environment per repo for the whole loop, closed at the end
+    try:
+        return _loop(ws, exp, records, generator, opts, echo, states, doc, envs)
+    finally:
+        for env in envs.values():
+            env.close()
+
+
+def _loop(ws, exp, records, generator, opts: LoopOptions, echo, states: dict, doc: dict, envs: dict) -> dict:
+    total = len(records)
+    rounds = doc["rounds"]
     auth_error: BaseException | None = None
     stop_reason = "k rounds"
     for round_no in range(1, opts.k + 1):
@@ -140,7 +150,7 @@ def run_genexec(ws: Workspace, exp: str, records: list[FunctionRecord], generato
             if result.get("valid") and branch_cov(result) >= opts.min_cov:
                 state.done = True
 
-        run_per_repo(ws, exp, worklist, opts.backend, opts.jobs, work, done)
+        run_per_repo(ws, exp, worklist, opts.backend, opts.jobs, work, done, envs=envs)
         done_count = sum(s.done for s in states.values())
         stats["done"] = done_count
         stats["done_fraction"] = round(done_count / total, 4) if total else 1.0

@@ -53,5 +53,5 @@ def test_genexec_loop_in_a_container(r2e_home, cli, fixture_exp, llm_server, doc
     assert [h["status"] for h in entry["history"]] == ["invalid", "valid", "valid"]
     assert [h["covered_branches"] for h in entry["history"][1:]] == [1, 4]
     assert entry["done"] and entry["coverage"]["source"] == "coverage-functions"
-    assert len(opened) == 3  # one container per repo per round, never one per function
+    assert len(opened) == 1  # one container for the repo across all rounds, never one per function
     assert not docker_client.containers.list(all=True, filters={"label": f"{k}={v}" for k, v in LABEL.items()})

@@ -91,3 +91,15 @@ def test_annotation_marks_the_right_lines(tmp_path):
     assert by_line[11].split(" | ", 1)[1].startswith("    if x > 0:")
     assert "NOT EXECUTED" in by_line[13] and "NOT EXECUTED" in by_line[15]
     assert "NOT" not in by_line[12] and "NOT" not in by_line[9]
+
+
+def test_generate_offline_then_execute_as_real_processes(r2e_home, fixture_exp, run_r2e):
+    fixture_exp(keep=lambda r: r["name"] in ("classify", "add"))
+    gen = run_r2e("generate", "-e", "x", "--generator", "offline")
+    assert gen.returncode == 0, gen.stderr
+    assert "2 written" in gen.stdout
+    ex = run_r2e("execute", "-e", "x", "--backend", "local", "-j", "2")
+    assert ex.returncode == 0, ex.stdout + ex.stderr
+    assert ex.stdout.count("valid ") == 2 and "execute: 2 valid" in ex.stdout
+    bad = run_r2e("execute", "-e", "x", "--backend", "nowhere")
+    assert bad.returncode == 2 and "nowhere" in bad.stderr

@@ -133,6 +133,9 @@ def test_generate_writes_tests_and_usage(r2e_home, cli, fixture_exp, llm_server)
     again = cli("generate", "-e", "x", "--model", "scripted", "--base-url", llm_server.base_url, "--n", "2",
                 "--overwrite")
     assert again.exit_code == 0 and len(llm_server.requests) == 2
+    fresh = cli("generate", "-e", "x", "--model", "scripted", "--base-url", llm_server.base_url, "--n", "2",
+                "--overwrite", "--no-cache")
+    assert fresh.exit_code == 0 and len(llm_server.requests) == 4
 
 
 def test_generate_llm_without_model_is_a_usage_error(r2e_home, cli, fixture_exp, llm_server):
