@@ -48,7 +48,7 @@ def entry(carved, qual):
 def test_suite_ran_once_with_and_without_the_tracer(carved):
     report = carved[2]
     assert report["status"] == "ok", report
-    assert report["suite"]["exit_code"] == 0 and report["suite"]["counts"]["passed"] == 9
+    assert report["suite"]["exit_code"] == 0 and report["suite"]["counts"]["passed"] == 10
     assert report["baseline"]["counts"] == report["suite"]["counts"] and report["baseline"]["wrapped"] is False
 
 
