@@ -247,14 +247,43 @@ def install(spec, recorders, errors):
         except Exception as exc:
             errors[key] = clip("%s: %s" % (type(exc).__name__, exc), 500)
     if replaced:
-        for mod in list(sys.modules.values()):
-            namespace = getattr(mod, "__dict__", None)
-            if not isinstance(namespace, dict):
-                continue
-            for attr, value in list(namespace.items()):
-                hit = replaced.get(id(value))
-                if hit is not None and hit[0] is value:
-                    namespace[attr] = hit[1]
+        try:
+            rebind(replaced)
+        except Exception as exc:  # aliases stay unwrapped: fewer samples, never a broken trace
+            errors["<rebind>"] = clip("%s: %s" % (type(exc).__name__, exc), 500)
+
+
+def rebind(replaced):
+    """Point aliases and default arguments (`def f(key=hashkey)`) at the wrappers, so the suite still
+    sees one object where it saw one before (`assertIs(f.key, hashkey)` keeps passing)."""
+    for mod in list(sys.modules.values()):
+        namespace = getattr(mod, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for attr, value in list(namespace.items()):
+            hit = replaced.get(id(value))
+            if hit is not None and hit[0] is value:
+                namespace[attr] = hit[1]
+            elif isinstance(value, types.FunctionType):
+                _rebind_defaults(value, replaced)
+            elif isinstance(value, type) and getattr(value, "__module__", None) == getattr(mod, "__name__", None):
+                for member in list(vars(value).values()):
+                    fn = unwrap_member(member)[0]
+                    if fn is not None:
+                        _rebind_defaults(fn, replaced)
+
+
+def _rebind_defaults(fn, replaced):
+    if not isinstance(fn, types.FunctionType):
+        return
+    defaults = fn.__defaults__
+    if defaults and any(id(d) in replaced for d in defaults):
+        fn.__defaults__ = tuple(replaced[id(d)][1] if id(d) in replaced and replaced[id(d)][0] is d else d
+                                for d in defaults)
+    kw = fn.__kwdefaults__
+    if kw and any(id(d) in replaced for d in kw.values()):
+        fn.__kwdefaults__ = {k: (replaced[id(d)][1] if id(d) in replaced and replaced[id(d)][0] is d else d)
+                             for k, d in kw.items()}
 
 
 class Plugin(object):
