@@ -7,6 +7,12 @@ Extraction (issue 4) may not be merged yet, so functions are picked here with `a
 rules in small: top-level functions and methods of top-level classes, with a docstring, not dunder,
 undecorated (staticmethod/classmethod/property allowed), at most --max-lines lines, outside tests.
 Each function is executed by the real runner in a local venv (--backend local).
+
+Measured 2026-11-24 (2 shared cores, -k 3 -j 2, Python 3.11, coverage 7.17):
+  more-itertools 10.5.0: 75 functions, 74 valid (99 %), 64 valid with branch coverage >= 0.8 (85 %),
+                         mean branch coverage of valid 0.93, median runner time 0.56 s per execution
+  toolz 1.0.0:           61 functions, 61 valid (100 %), 41 with >= 0.8 (67 %), mean 0.78, 0.42 s
+  mutation check: 103/120 first-order mutants of valid functions detected (86 %); 127 s wall in all.
 """
 
 from __future__ import annotations

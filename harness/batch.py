@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Callable
 
 from harness.environments import open_environment
@@ -28,33 +29,56 @@ class Outcome:
 def run_per_repo(ws: Workspace, exp: str, records: list[FunctionRecord], backend: str, jobs: int,
                  work: Callable, on_done: Callable[[FunctionRecord, dict | None, BaseException | None], None],
                  envs: dict | None = None):
-    """Group records by repo; open ONE environment per repo; run `work(env, record)` with -j threads.
+    """Run `work(env, record)` over all records with `jobs` workers, ONE environment per repo.
 
-    A repo whose environment cannot be opened fails all its functions as data (on_done with the error).
-    With `envs` (repo id -> Environment) environments are kept there for the caller to reuse and
-    close; without it each is closed when its repo is finished.
+    Records are taken repo by repo, so few environments are open at once; an environment is opened
+    when its repo's first record starts. A repo whose environment cannot be opened fails all its
+    functions as data (on_done with the error). With `envs` (repo id -> Environment) environments
+    are kept there for the caller to reuse and close; without it each is closed as soon as its
+    repo's last record is done.
     """
     repos = {r.id: r for r in ws.repos_of(exp)}
     ordered = sorted(records, key=lambda r: r.repo)
-    for repo_id, group in groupby(ordered, key=lambda r: r.repo):
-        group = list(group)
-        repo = repos.get(repo_id)
+    remaining = Counter(r.repo for r in ordered)
+    own = envs is None
+    opened: dict = {} if own else envs
+    failures: dict[str, BaseException] = {}
+    registry_lock = threading.Lock()
+    repo_locks: dict[str, threading.Lock] = {}
+
+    def env_for(repo_id: str):
+        with registry_lock:
+            lock = repo_locks.setdefault(repo_id, threading.Lock())
+        with lock:
+            if repo_id in failures:
+                raise failures[repo_id]
+            if repo_id not in opened:
+                try:
+                    repo = repos.get(repo_id)
+                    if repo is None:
+                        raise RuntimeError(f"repo '{repo_id}' is not in experiment '{exp}'")
+                    opened[repo_id] = open_environment(ws, exp, repo, backend)
+                except Exception as exc:  # noqa: BLE001 - reported per function
+                    failures[repo_id] = exc
+                    raise
+            return opened[repo_id]
+
+    def item(record: FunctionRecord):
+        return work(env_for(record.repo), record)
+
+    def done(record: FunctionRecord, result, error) -> None:
         try:
-            if repo is None:
-                raise RuntimeError(f"repo '{repo_id}' is not in experiment '{exp}'")
-            env = envs.get(repo_id) if envs is not None else None
-            if env is None:
-                env = open_environment(ws, exp, repo, backend)
-                if envs is not None:
-                    envs[repo_id] = env
-        except Exception as exc:  # noqa: BLE001 - reported per function
-            for record in group:
-                on_done(record, None, exc)
-            continue
-        try:
-            run_pool(lambda rec: work(env, rec), group, workers=jobs, on_done=on_done)
+            on_done(record, result, error)
         finally:
-            if envs is None:
+            remaining[record.repo] -= 1
+            if own and remaining[record.repo] == 0 and record.repo in opened:
+                opened.pop(record.repo).close()
+
+    try:
+        run_pool(item, ordered, workers=jobs, on_done=done)
+    finally:
+        if own:
+            for env in opened.values():
                 env.close()
 
 

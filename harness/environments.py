@@ -57,7 +57,9 @@ def _docker_environment(result: dict, repo: RepoRecord) -> Environment:
         from installers.docker_env import DockerEnvironment  # issue 6
     except ImportError:
         raise R2EError("the docker backend is not available in this installation; use --backend local") from None
-    return DockerEnvironment(image=image)
+    # generated tests run without network; the build's workdir and venv hold the repo
+    return DockerEnvironment(image, workdir=result.get("workdir") or "/testbed", network=False,
+                             name_hint=f"harness-{repo.id}")
 
 
 def _docker_available() -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,33 @@ class ExecOptions:
     def task_timeout(self) -> float:
         """The outer bound for the whole runner process in the environment."""
         return self.run_timeout * self.runs + 60
+
+
+_COVERAGE: "weakref.WeakKeyDictionary[Environment, str]" = weakref.WeakKeyDictionary()
+_COVERAGE_LOCK = threading.Lock()
+
+
+def coverage_pythonpath(env: Environment) -> str:
+    """Make coverage importable by the runner in `env`; return the PYTHONPATH entry it needs ('' if none).
+
+    Repo images and venvs need not contain coverage. When the environment's interpreter lacks it,
+    this interpreter's coverage package is copied in (its pure-Python tracer takes over where the
+    compiled one does not fit). When even that fails, the runner reports coverage as unavailable.
+    """
+    with _COVERAGE_LOCK:
+        if env in _COVERAGE:
+            return _COVERAGE[env]
+        check = "import coverage, sys; sys.exit(0 if coverage.version_info >= (7, 6) else 1)"
+        value = ""
+        if not env.execute(f"{env.python} -c '{check}'", timeout=120).ok:
+            import coverage
+
+            dest = f"/tmp/r2e-coverage-{coverage.__version__}-{uuid.uuid4().hex[:8]}"
+            env.copy_to(Path(coverage.__file__).parent, f"{dest}/coverage")
+            if env.execute(f"PYTHONPATH={dest} {env.python} -c '{check}'", timeout=120).ok:
+                value = dest
+        _COVERAGE[env] = value
+        return value
 
 
 def sha256(text: str) -> str:
@@ -60,7 +89,9 @@ def execute_harness(env: Environment, record: FunctionRecord, test_code: str, op
             (local / "candidate.py").write_text(candidate_code)
         try:
             env.copy_to(local, remote)
-            res = env.execute(f"{env.python} {remote}/runner.py {remote}/spec.json {remote}/out.json",
+            extra = coverage_pythonpath(env)
+            prefix = f"PYTHONPATH={extra} " if extra else ""
+            res = env.execute(f"{prefix}{env.python} {remote}/runner.py {remote}/spec.json {remote}/out.json",
                               timeout=opts.task_timeout)
             out = Path(tmp) / "out.json"
             try:

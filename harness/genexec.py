@@ -22,6 +22,7 @@ from r2e.fsio import atomic_write_json, atomic_write_text
 from r2e.workspace import Workspace, now_iso
 
 GENEXEC_FILE = "genexec.json"
+KEEP_ENVS_UP_TO = 16  # repos whose environments stay open across rounds
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,17 @@ def run_genexec(ws: Workspace, exp: str, records: list[FunctionRecord], generato
     doc = {"experiment": exp, "generator": getattr(generator, "name", type(generator).__name__),
            "started": now_iso(), "params": {"k": opts.k, "min_valid": opts.min_valid, "min_cov": opts.min_cov,
                                             "backend": opts.backend}, "rounds": rounds, "functions": {}}
-    envs: dict = {}  # one environment per repo for the whole loop, closed at the end
+    # One environment per repo for the whole loop, closed when the repo has nothing left to run.
+    # With many repos, environments are opened per round instead, so few are alive at once.
+    envs: dict | None = {} if len({r.repo for r in records}) <= KEEP_ENVS_UP_TO else None
     try:
         return _loop(ws, exp, records, generator, opts, echo, states, doc, envs)
     finally:
-        for env in envs.values():
+        for env in (envs or {}).values():
             env.close()
 
 
-def _loop(ws, exp, records, generator, opts: LoopOptions, echo, states: dict, doc: dict, envs: dict) -> dict:
+def _loop(ws, exp, records, generator, opts: LoopOptions, echo, states: dict, doc: dict, envs: dict | None) -> dict:
     total = len(records)
     rounds = doc["rounds"]
     auth_error: BaseException | None = None
@@ -151,6 +154,9 @@ def _loop(ws, exp, records, generator, opts: LoopOptions, echo, states: dict, do
                 state.done = True
 
         run_per_repo(ws, exp, worklist, opts.backend, opts.jobs, work, done, envs=envs)
+        still = {s.record.repo for s in states.values() if not s.done}
+        for repo_id in [r for r in (envs or {}) if r not in still]:  # nothing left to run there
+            envs.pop(repo_id).close()
         done_count = sum(s.done for s in states.values())
         stats["done"] = done_count
         stats["done_fraction"] = round(done_count / total, 4) if total else 1.0

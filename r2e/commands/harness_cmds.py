@@ -109,7 +109,7 @@ def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, tim
     for o in outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
     click.echo("execute: " + ", ".join(f"{v} {k}" for k, v in sorted(tally.items())))
-    if tally.get("crashed") or tally.get("timeout"):
+    if tally.get("crashed"):  # the environment failed them; invalid or timed-out tests are results
         raise click.exceptions.Exit(1)
 
 
@@ -194,6 +194,12 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, generator, mo
     click.echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} done (branch coverage >= {min_cov}) "
                f"after {s['rounds']} round(s) [{doc['stop_reason']}]; tokens {s['prompt_tokens']}+"
                f"{s['completion_tokens']}; see {ws.experiment_dir(exp) / GENEXEC_FILE}")
+    failed = [(fid, f) for fid, f in doc["functions"].items() if f["status"] in ("crashed", "generation-failed")]
+    if failed:
+        fid, f = failed[0]
+        reason = next((r for h in reversed(f["history"]) for r in h.get("reasons") or []), f["status"])
+        click.echo(f"genexec: {len(failed)} function(s) without an executed test, e.g. {fid}: {reason}", err=True)
+        raise click.exceptions.Exit(1)
 
 
 @click.command()

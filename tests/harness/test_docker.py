@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import coverage
 import pytest
 
 import harness.batch
@@ -31,12 +29,9 @@ def test_genexec_loop_in_a_container(r2e_home, cli, fixture_exp, llm_server, doc
     opened: list[ContainerEnvironment] = []
 
     def open_container(ws, exp, repo, backend):
-        env = ContainerEnvironment(docker_client, python_image, extra_env={"PYTHONPATH": "/opt/r2e-cov"})
-        opened.append(env)
+        env = ContainerEnvironment(docker_client, python_image)  # no coverage in the image:
+        opened.append(env)  # execution must bring its own (harness.execute.coverage_pythonpath)
         try:
-            # coverage for the runner: this interpreter's copy of the package (its pure-Python tracer
-            # takes over if the C tracer does not fit the container's Python)
-            env.copy_to(Path(os.path.dirname(coverage.__file__)), "/opt/r2e-cov/coverage")
             env.copy_to(Path(repo.path), env.workdir)
         except BaseException:
             env.close()

@@ -103,3 +103,60 @@ def test_generate_offline_then_execute_as_real_processes(r2e_home, fixture_exp, 
     assert ex.stdout.count("valid ") == 2 and "execute: 2 valid" in ex.stdout
     bad = run_r2e("execute", "-e", "x", "--backend", "nowhere")
     assert bad.returncode == 2 and "nowhere" in bad.stderr
+
+
+def test_execution_brings_coverage_into_a_venv_without_it(tmp_path):
+    import subprocess
+    import sys
+
+    from harness.execute import ExecOptions, execute_harness
+    from installers.local_env import LocalEnvironment
+
+    repo = make_fixture_repo(tmp_path / "repo")
+    venv = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = LocalEnvironment(repo, venv)
+    assert not env.execute(f"{env.python} -c 'import coverage'").ok
+    lines = MOD.splitlines()
+    record = FunctionRecord(id="r/pkg/mod.py::classify", repo="r", path="pkg/mod.py", name="classify",
+                            class_name=None, start_line=9, end_line=15, code="\n".join(lines[8:15]) + "\n")
+    result = execute_harness(env, record, CLASSIFY_TEST.format(inputs="[5, -3]"), ExecOptions(run_timeout=60))
+    assert result["status"] == "valid", result
+    assert result["coverage"]["source"] == "coverage-functions" and result["coverage"]["covered_branches"] == 3
+
+
+def test_several_repos_in_parallel_each_env_opened_once_and_closed(r2e_home, cli, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from harness.generators import OfflineGenerator
+    from harness.records import FunctionRecord
+    from tests.harness.extracted import records_for
+
+    all_records = []
+    for name in ("alpha", "beta", "gamma"):
+        src = make_fixture_repo(tmp_path / "srcs" / name)
+        assert cli("setup", "-e", "x", "-l", str(src)).exit_code == 0
+    manifest = json.loads((r2e_home / "experiments" / "x" / "manifest.json").read_text())
+    for repo in manifest["repos"]:
+        recs = [r for r in records_for(repo["id"], Path(repo["path"]), "pkg/mod.py") if r["name"] in ("classify", "total")]
+        all_records += recs
+        for r in recs:
+            write_test(r2e_home, "x", r, OfflineGenerator().generate(FunctionRecord.from_dict(r), None, 1).tests[0])
+    (r2e_home / "experiments" / "x" / "extracted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in all_records))
+    events = []
+    real_open = harness.batch.open_environment
+
+    def tracking_open(*args):
+        env = real_open(*args)
+        repo_id, real_close = args[2].id, env.close
+        events.append(("open", repo_id))
+        env.close = lambda: (events.append(("close", repo_id)), real_close())
+        return env
+
+    monkeypatch.setattr(harness.batch, "open_environment", tracking_open)
+    result = cli("execute", "-e", "x", "--backend", "local", "-j", "3")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("valid ") == 6
+    repo_ids = sorted(r["id"] for r in manifest["repos"])
+    assert sorted(e[1] for e in events if e[0] == "open") == repo_ids
+    assert sorted(e[1] for e in events if e[0] == "close") == repo_ids

@@ -85,14 +85,14 @@ def test_failed_generation_and_crashes_stay_in_the_worklist(r2e_home, cli, fixtu
 
 
 def test_no_cap_on_functions_and_done_fraction_over_all(r2e_home, cli, fixture_exp):
-    # the offline generator, 25 functions (more than the original's debug cap of 15)
+    # the offline generator, 17 functions (more than the original's debug cap of 15)
     many = "".join(f"def f{i}(x):\n    \"\"\"Doc.\"\"\"\n    if x > {i}:\n        return x - {i}\n    return {i}\n\n\n"
-                   for i in range(20))
+                   for i in range(12))
     repo_id, recs = fixture_exp(extra={"pkg/many.py": many})
     recs = list(recs.values())
-    assert len(recs) == 25
+    assert len(recs) == 17
     result = cli("genexec", "-e", "x", "--backend", "local", "-k", "2", "--min-valid", "1.0",
-                 "--timeout-per-test", "2", "--timeout-per-task", "40")
+                 "--timeout-per-test", "1", "--timeout-per-task", "40", "-j", "2")
     doc = read_doc(r2e_home)
     assert set(doc["functions"]) == {r["id"] for r in recs}
     assert doc["generator"] in ("offline", "carve+offline")  # issue 8: auto carves first, offline for the rest
@@ -147,3 +147,13 @@ def test_generate_llm_without_model_is_a_usage_error(r2e_home, cli, fixture_exp,
 @pytest.mark.parametrize("bad", [("--min-cov", "1.5"), ("-k", "0")])
 def test_bad_options_exit_2(r2e_home, cli, bad):
     assert cli("genexec", "-e", "x", *bad).exit_code == 2
+
+
+def test_environment_failure_exits_1_with_the_reason_and_results(r2e_home, cli, fixture_exp):
+    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    result = cli("genexec", "-e", "x", "-k", "2")  # docker by default, and nothing was built
+    assert result.exit_code == 1
+    assert "2 function(s) without an executed test" in result.output and "r2e build" in result.output
+    doc = read_doc(r2e_home)
+    assert len(doc["rounds"]) == 2  # crashed functions stayed in the worklist
+    assert all(f["status"] == "crashed" and len(f["history"]) == 2 for f in doc["functions"].values())
