@@ -127,7 +127,9 @@ def main() -> None:
                "mean_branch_coverage_of_valid": round(statistics.mean(covs), 3) if covs else None,
                "suite_s_without_tracer": base, "suite_s_with_tracer": traced,
                "slowdown": round(traced / base, 2) if base and traced else None,
-               "suite_counts": (rep.get("suite") or {}).get("counts"), "carve_status": rep.get("status"),
+               "suite_counts": (rep.get("suite") or {}).get("counts"),
+               "suite_counts_without_tracer": (rep.get("baseline") or {}).get("counts"),
+               "carve_status": rep.get("status"),
                "carve_by_status": (rep.get("summary") or {}).get("by_status"),
                "mutants_run": run, "mutants_detected": killed}
         figures["repos"][repo.id] = row
@@ -136,7 +138,8 @@ def main() -> None:
             totals[key] += value
         print(f"{repo.id}: {len(funcs)} functions, {row['with_samples']} with samples, valid {len(valid)}, "
               f"valid with branch coverage >= 0.8: {len(done)} ({100 * row['share_valid_cov_ge_0.8']:.0f}%); "
-              f"suite {base} s -> {traced} s with the tracer (x{row['slowdown']}); carving {row['carve_by_status']}; "
+              f"suite {base} s -> {traced} s with the tracer (x{row['slowdown']}, outcomes "
+              f"{'unchanged' if row['suite_counts'] == row['suite_counts_without_tracer'] else 'CHANGED'}); carving {row['carve_by_status']}; "
               f"mutants detected {killed}/{run}", flush=True)
     totals["share_valid_cov_ge_0.8"] = round(totals["done"] / max(1, totals["functions"]), 4)
     figures["total"] = totals

@@ -264,6 +264,7 @@ def rebind(replaced):
             hit = replaced.get(id(value))
             if hit is not None and hit[0] is value:
                 namespace[attr] = hit[1]
+                _rebind_defaults(value, replaced)
             elif isinstance(value, types.FunctionType):
                 _rebind_defaults(value, replaced)
             elif isinstance(value, type) and getattr(value, "__module__", None) == getattr(mod, "__name__", None):
@@ -276,6 +277,9 @@ def rebind(replaced):
 def _rebind_defaults(fn, replaced):
     if not isinstance(fn, types.FunctionType):
         return
+    inner = fn.__dict__.get("__wrapped__")
+    if isinstance(inner, types.FunctionType) and inner is not fn:
+        _rebind_defaults(inner, replaced)  # a carving wrapper (or a functools.wraps decorator): its target
     defaults = fn.__defaults__
     if defaults and any(id(d) in replaced for d in defaults):
         fn.__defaults__ = tuple(replaced[id(d)][1] if id(d) in replaced and replaced[id(d)][0] is d else d

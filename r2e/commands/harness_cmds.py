@@ -60,11 +60,11 @@ def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n:
     # --- issue 8: carving (carve = samples only; auto = samples, then the LLM or offline for the rest)
     if kind == "carve" and carve is None:
         raise R2EUsageError("--generator carve needs the repo's environment: use `r2e genexec` (or `r2e carve`)")
-    if kind in ("carve", "auto") and carve is not None:
+    if carve is not None and (kind in ("carve", "auto") or (kind == "llm" and carve.examples)):
         from harness.carve.select import carving_generator
 
-        fallback = None if kind == "carve" else make_generator(ws, "auto", model, base_url, no_cache, n, temperature)
-        return carving_generator(ws, carve, fallback)
+        fallback = None if kind == "carve" else make_generator(ws, kind, model, base_url, no_cache, n, temperature)
+        return carving_generator(ws, carve, fallback, fallback_only=kind == "llm")
     # --- end issue 8
     config = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache,
                                             cache_dir=ws.cache_dir("llm"))
@@ -176,15 +176,18 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cach
 @_llm_options
 @_exec_options
 @click.option("--recarve", is_flag=True, help="Run the repo's test suite again to carve samples, even if carved.")
+@click.option("--carved-examples", is_flag=True,
+              help="Show the LLM the calls carved from the repo's tests as real example inputs.")
 @click.pass_obj
 def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, generator, model, base_url, no_cache, n,
-            temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve):
+            temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
     from harness.carve.select import CarveContext
     from harness.genexec import GENEXEC_FILE, LoopOptions, run_genexec
 
     records = _records(ws, exp, repos, ids)
-    carve = CarveContext(exp, records, backend, min_cov=min_cov, recarve=recarve, echo=click.echo)
+    carve = CarveContext(exp, records, backend, min_cov=min_cov, recarve=recarve, examples=carved_examples,
+                         echo=click.echo)
     gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature, carve=carve)
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
                        exec=exec_options(timeout_per_task, timeout_per_test))
