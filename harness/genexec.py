@@ -18,7 +18,7 @@ from harness.execute import ExecOptions, execute_harness
 from harness.folders import function_dir, function_folder
 from harness.generators import Attempt, Generated
 from harness.records import FunctionRecord
-from r2e.fsio import atomic_write_json, atomic_write_text
+from r2e.fsio import atomic_write_json, atomic_write_text, read_json
 from r2e.workspace import Workspace, now_iso
 
 GENEXEC_FILE = "genexec.json"
@@ -33,6 +33,7 @@ class LoopOptions:
     jobs: int = 1
     backend: str = "docker"
     save_chat: bool = False
+    resume: bool = False  # continue from genexec.json: done functions stay done, rounds continue
     exec: ExecOptions = field(default_factory=ExecOptions)
 
 
@@ -77,6 +78,8 @@ def run_genexec(ws: Workspace, exp: str, records: list[FunctionRecord], generato
     doc = {"experiment": exp, "generator": getattr(generator, "name", type(generator).__name__),
            "started": now_iso(), "params": {"k": opts.k, "min_valid": opts.min_valid, "min_cov": opts.min_cov,
                                             "backend": opts.backend}, "rounds": rounds, "functions": {}}
+    if opts.resume:
+        _restore(ws, exp, states, doc)
     # One environment per repo for the whole loop, closed when the repo has nothing left to run.
     # With many repos, environments are opened per round instead, so few are alive at once.
     envs: dict | None = {} if len({r.repo for r in records}) <= KEEP_ENVS_UP_TO else None
@@ -92,7 +95,8 @@ def _loop(ws, exp, records, generator, opts: LoopOptions, echo, states: dict, do
     rounds = doc["rounds"]
     auth_error: BaseException | None = None
     stop_reason = "k rounds"
-    for round_no in range(1, opts.k + 1):
+    first = len(rounds) + 1
+    for round_no in range(first, first + opts.k):
         worklist = [s.record for s in states.values() if not s.done]
         if not worklist:
             stop_reason = "all functions done"
@@ -187,6 +191,27 @@ def _loop(ws, exp, records, generator, opts: LoopOptions, echo, states: dict, do
 
         raise R2EError(f"genexec stopped: {auth_error} (results so far in {GENEXEC_FILE})")
     return doc
+
+
+def _restore(ws: Workspace, exp: str, states: dict[str, FunctionState], doc: dict) -> None:
+    """Take over a previous run's rounds and per-function state (best test and its result)."""
+    previous = read_json(ws.experiment_dir(exp) / GENEXEC_FILE)
+    if not previous:
+        return
+    doc["rounds"].extend(previous.get("rounds") or [])
+    doc["started"] = previous.get("started", doc["started"])
+    for fid, entry in (previous.get("functions") or {}).items():
+        state = states.get(fid)
+        if state is None:
+            continue
+        state.history = list(entry.get("history") or [])
+        state.prompt_tokens = (entry.get("tokens") or {}).get("prompt", 0)
+        state.completion_tokens = (entry.get("tokens") or {}).get("completion", 0)
+        result = read_json(function_dir(ws, exp, fid) / RESULT_FILE) if entry.get("test") else None
+        if result is not None:
+            state.best_test, state.best_result = entry["test"], result
+            state.last = Attempt(entry["test"], result)
+            state.done = bool(entry.get("done"))
 
 
 def final_entry(state: FunctionState) -> dict:

@@ -139,7 +139,7 @@ def _clip(text, limit):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def install_target(module, spec, capture, errors):
+def install_target(module, spec, capture):
     """Make the reference copy, substitute the candidate (candidate mode), wrap for capture."""
     name, class_name = spec["name"], spec.get("class_name")
     owner = getattr(module, class_name) if class_name else module
@@ -379,7 +379,7 @@ def child_main(spec_path, out_path):
         module = importlib.import_module(modname)
         if os.path.abspath(getattr(module, "__file__", "") or "") != module_file:
             raise ImportError("%s resolved to %s, not %s" % (modname, getattr(module, "__file__", None), module_file))
-        install_target(module, spec, capture, [])
+        install_target(module, spec, capture)
         test_spec = importlib.util.spec_from_file_location(TEST_MODULE, spec["test_file"])
         test_module = importlib.util.module_from_spec(test_spec)
         sys.modules[TEST_MODULE] = test_module

@@ -173,13 +173,14 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cach
               help="Stop when this fraction of ALL functions is done.")
 @click.option("--min-cov", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
               help="Branch coverage a valid suite needs to be done.")
+@click.option("--resume", is_flag=True, help="Continue from genexec.json: done functions stay done, K more rounds.")
 @_llm_options
 @_exec_options
 @click.option("--recarve", is_flag=True, help="Run the repo's test suite again to carve samples, even if carved.")
 @click.option("--carved-examples", is_flag=True,
               help="Show the LLM the calls carved from the repo's tests as real example inputs.")
 @click.pass_obj
-def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, generator, model, base_url, no_cache, n,
+def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, generator, model, base_url, no_cache, n,
             temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
     from harness.carve.select import CarveContext
@@ -190,7 +191,7 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, generator, mo
                          echo=click.echo)
     gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature, carve=carve)
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
-                       exec=exec_options(timeout_per_task, timeout_per_test))
+                       resume=resume, exec=exec_options(timeout_per_task, timeout_per_test))
     click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}")
     doc = run_genexec(ws, exp, records, gen, opts, echo=click.echo)
     s = doc["summary"]

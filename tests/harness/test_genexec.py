@@ -157,3 +157,32 @@ def test_environment_failure_exits_1_with_the_reason_and_results(r2e_home, cli, 
     doc = read_doc(r2e_home)
     assert len(doc["rounds"]) == 2  # crashed functions stayed in the worklist
     assert all(f["status"] == "crashed" and len(f["history"]) == 2 for f in doc["functions"].values())
+
+
+def test_resume_keeps_done_functions_and_continues_rounds(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+
+    def reply(body):
+        prompt = body["messages"][1]["content"]
+        return GOOD if "`classify`" in prompt else "no code here"
+
+    llm_server.default = reply
+    first = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "1", "--min-valid", "1.0")
+    assert first.exit_code == 0, first.output
+    asked = len(llm_server.requests)
+    assert asked == 2
+    good_total = ("```python\nfrom pkg.mod import total, reference_total\n\ndef test_t():\n"
+                  "    for v, cap in [([1, 2], None), ([5, 5], 7)]:\n"
+                  "        assert total(v, cap) == reference_total(v, cap)\n```")
+    llm_server.default = lambda body: good_total
+    again = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "2", "--min-valid", "1.0", "--resume")
+    assert again.exit_code == 0, again.output
+    assert len(llm_server.requests) == asked + 1  # only `total` was asked again, once
+    resumed = llm_server.requests[-1]["messages"]
+    assert "not valid" in resumed[-1]["content"]  # feedback on the previous run's test
+    doc = read_doc(r2e_home)
+    assert [r["round"] for r in doc["rounds"]] == [1, 2]
+    total = next(f for fid, f in doc["functions"].items() if fid.endswith("::total"))
+    assert [h["round"] for h in total["history"]] == [1, 2] and total["done"]
+    classify = next(f for fid, f in doc["functions"].items() if fid.endswith("::classify"))
+    assert classify["done"] and [h["round"] for h in classify["history"]] == [1]
