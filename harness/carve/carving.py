@@ -41,6 +41,30 @@ def targets_sha(records: list[FunctionRecord]) -> str:
     return hashlib.sha256(json.dumps(targets_of(records), sort_keys=True).encode()).hexdigest()
 
 
+PYTEST_PACKAGES = ("pytest", "_pytest", "pluggy", "iniconfig", "packaging", "pygments", "py", "exceptiongroup", "tomli")
+
+
+def pytest_pythonpath(env: Environment) -> str | None:
+    """'' when the environment's interpreter has pytest; else a folder with this interpreter's pytest
+    (pure Python) copied in, to put on PYTHONPATH; None when pytest cannot be made importable."""
+    check = "import pytest"
+    if env.execute(f"{shlex.quote(env.python)} -c '{check}'", timeout=120).ok:
+        return ""
+    import importlib.util
+
+    dest = f"/tmp/r2e-pytest-{uuid.uuid4().hex[:8]}"
+    for name in PYTEST_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            continue
+        origin = Path(spec.origin)
+        src = origin.parent if origin.name == "__init__.py" else origin
+        env.copy_to(src, f"{dest}/{src.name}")
+    if env.execute(f"PYTHONPATH={dest} {shlex.quote(env.python)} -c '{check}'", timeout=120).ok:
+        return dest
+    return None
+
+
 def carve_repo(env: Environment, records: list[FunctionRecord], opts: CarveOptions) -> tuple[dict, dict]:
     """(report, kept samples by function id) for one repo. Failures come back in the report."""
     remote = f"/tmp/r2e-carve-{uuid.uuid4().hex}"
@@ -55,11 +79,16 @@ def carve_repo(env: Environment, records: list[FunctionRecord], opts: CarveOptio
     with tempfile.TemporaryDirectory(prefix="r2e-carve-") as tmp:
         local = Path(tmp) / "in"
         local.mkdir()
-        for name in ("tracer.py", "compare.py"):
-            (local / name).write_text((HERE / name).read_text())
+        (local / "tracer.py").write_text((HERE / "tracer.py").read_text())
+        # a name no repo uses: the replay imports it after the repo's own modules
+        (local / "r2e_carve_compare.py").write_text((HERE / "compare.py").read_text())
         (local / "spec.json").write_text(json.dumps(spec))
         (local / "baseline.json").write_text(json.dumps({**spec, "wrap": False}))
-        py = shlex.quote(env.python)
+        extra = pytest_pythonpath(env)
+        if extra is None:
+            report.update(status="no-pytest", error="pytest is not importable in the environment")
+            return _finish(report, records, {}, {}), {}
+        py = (f"PYTHONPATH={extra} " if extra else "") + shlex.quote(env.python)
         try:
             env.copy_to(local, remote)
             if opts.baseline:
@@ -75,7 +104,8 @@ def carve_repo(env: Environment, records: list[FunctionRecord], opts: CarveOptio
             report["suite"] = trace["suite"]
             report["suite_output"] = traced.get("output", "")[-2000:]
             replay_budget = opts.replay_timeout * 2 * max(1, sum(len(f["samples"]) for f in trace["functions"].values())) + 120
-            replayed = _run(env, f"{py} {remote}/tracer.py replay {remote}/spec.json {remote}/trace.json "
+            plain = shlex.quote(env.python)  # the replay runs like the harness: without a borrowed pytest
+            replayed = _run(env, f"{plain} {remote}/tracer.py replay {remote}/spec.json {remote}/trace.json "
                                  f"{remote}/replay.json", f"{remote}/replay.json", Path(tmp) / "replay.json",
                             min(replay_budget, opts.suite_timeout))
             if replayed.get("data") is None:
@@ -93,7 +123,7 @@ def _run(env: Environment, command: str, remote_out: str, local_out: Path, timeo
     try:
         env.copy_from(remote_out, local_out)
         data = json.loads(local_out.read_text())
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any backend's "no such file" means no result
         why = "timed out" if res.timed_out else f"exit code {res.exit_code}, no result ({type(exc).__name__})"
         return {"data": None, "error": why, "output": res.output}
     return {"data": data, "output": res.output, "duration": res.duration}

@@ -1,7 +1,7 @@
 """The carving tracer. It runs INSIDE the target environment, in the repo's interpreter.
 
 Standard library only (pytest is imported from the repo's environment); Python >= 3.8 syntax.
-Copied into the environment with compare.py beside it, and run as
+Copied into the environment with compare.py beside it (as r2e_carve_compare.py), and run as
 
     python tracer.py trace SPEC.json OUT.json            # the repo's pytest suite, targets wrapped
     python tracer.py replay SPEC.json TRACE.json OUT.json   # fresh process: keep faithful samples
@@ -317,7 +317,12 @@ def trace_main(spec_path, out_path):
     started = time.time()
     if spec.get("wrap", True):
         install(spec, recorders, errors)
-    import pytest
+    try:
+        import pytest
+    except ImportError as exc:
+        _write(out_path, {"suite": {"exit_code": None, "error": "pytest is not importable: %s" % exc},
+                          "errors": {"<suite>": "pytest is not importable: %s" % exc}, "functions": {}})
+        os._exit(0)
 
     plugin = Plugin()
     args = list(spec.get("pytest_args") or [])
@@ -353,7 +358,7 @@ def _alarm(signum, frame):
 
 def replay_once(fn, blob, timeout):
     """(outcome, state, live type name) of one call on a fresh unpickling of the inputs."""
-    from compare import carve_shape
+    from r2e_carve_compare import carve_shape
 
     args, kwargs = pickle.loads(blob)
     use_alarm = hasattr(signal, "setitimer") and timeout > 0
@@ -373,7 +378,7 @@ def replay_once(fn, blob, timeout):
 
 def check_sample(fn, sample, timeout):
     """'kept', or why not: 'replay-failed', 'unfaithful', 'nondeterministic', 'timeout'."""
-    from compare import carve_equal, carve_shape
+    from r2e_carve_compare import carve_equal, carve_shape
 
     blob = base64.b64decode(sample["inputs"])
     try:
