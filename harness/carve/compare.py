@@ -76,3 +76,36 @@ def carve_call(fn, args, kwargs):
     except Exception as exc:  # the same exception type on both sides is equivalent behaviour
         result = ("raised", type(exc).__name__)
     return result, carve_shape((list(args), kwargs))
+
+
+def carve_make_function(code_bytes, module_name, name, qualname, defaults, kwdefaults, closure, own_globals):
+    """Rebuild a function pickled by value (a lambda or a local function, which pickle cannot name).
+
+    Its globals are its module's (imported by name) when its code refers to global names, else a
+    fresh namespace with the builtins."""
+    import builtins
+    import importlib
+    import marshal
+    import types
+
+    code = marshal.loads(code_bytes)
+    if own_globals:
+        namespace = importlib.import_module(module_name).__dict__
+    else:
+        namespace = {"__builtins__": builtins, "__name__": module_name}
+    cells = None if closure is None else tuple(types.CellType(value) for value in closure)
+    fn = types.FunctionType(code, namespace, name, defaults, cells)
+    fn.__qualname__ = qualname
+    fn.__kwdefaults__ = kwdefaults
+    return fn
+
+
+def carve_register():
+    """Make carve_make_function loadable under the module name the tracer pickled it with."""
+    import sys
+    import types
+
+    if "r2e_carve_compare" not in sys.modules:
+        module = types.ModuleType("r2e_carve_compare")
+        module.carve_make_function = carve_make_function
+        sys.modules["r2e_carve_compare"] = module

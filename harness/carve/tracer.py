@@ -28,6 +28,7 @@ import base64
 import hashlib
 import io
 import json
+import marshal
 import os
 import pickle
 import signal
@@ -64,9 +65,46 @@ class _Capped(io.RawIOBase):
         return len(data)
 
 
+class _Pickler(pickle.Pickler):
+    """Lambdas and local functions, which pickle cannot name, go by value (code, defaults, closure)
+    and load through carve_make_function; everything else pickles as usual."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, types.FunctionType) and ("<locals>" in obj.__qualname__ or obj.__name__ == "<lambda>"):
+            maker = _maker()
+            if maker is not None:
+                closure = None if obj.__closure__ is None else tuple(c.cell_contents for c in obj.__closure__)
+                return maker, (marshal.dumps(obj.__code__), obj.__module__, obj.__name__, obj.__qualname__,
+                               obj.__defaults__, obj.__kwdefaults__, closure, bool(_global_names(obj.__code__)))
+        return NotImplemented
+
+
+def _global_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+_MAKER = []
+
+
+def _maker():
+    if not _MAKER:
+        try:
+            if _HERE not in sys.path:
+                sys.path.append(_HERE)
+            from r2e_carve_compare import carve_make_function
+            _MAKER.append(carve_make_function)
+        except ImportError:
+            _MAKER.append(None)
+    return _MAKER[0]
+
+
 def capped_dumps(obj, limit):
     buf = _Capped(limit)
-    pickle.Pickler(buf, protocol=PROTOCOL).dump(obj)
+    _Pickler(buf, protocol=PROTOCOL).dump(obj)
     return b"".join(buf.parts)
 
 

@@ -105,8 +105,9 @@ def test_append_all():
 
 
 def test_apply():
-    assert apply(lambda v: v + 1, 1) == 2  # a lambda does not pickle
+    assert apply(lambda v: v + 1, 1) == 2  # pickle cannot name a lambda: carved by value
     assert apply(abs, -4) == 4
+    assert apply(list, (i for i in range(2))) == [0, 1]  # a generator does not pickle at all
 
 
 def test_total_large_and_small():

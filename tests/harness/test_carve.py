@@ -63,8 +63,8 @@ def test_large_and_unpicklable_inputs_are_skipped_and_counted(carved):
     big = entry(carved, "total")
     assert big["stats"]["skipped_large"] == 1 and big["kept"] == 1
     app = entry(carved, "apply")
-    assert app["stats"]["skipped_unpicklable"] == 1 and app["kept"] == 1  # apply(abs, -4) stays
-    assert "lambda" in app["stats"]["unpicklable_errors"][0] or "local" in app["stats"]["unpicklable_errors"][0]
+    assert app["stats"]["skipped_unpicklable"] == 1 and app["kept"] == 2  # the lambda (by value) and abs stay
+    assert "generator" in app["stats"]["unpicklable_errors"][0]
 
 
 def test_nondeterministic_function_is_reported_not_kept(carved):
@@ -83,7 +83,7 @@ def records_key(carved, qual):
     return carved[1][qual].id
 
 
-@pytest.mark.parametrize("qual", ["classify", "append_all", "pairs", "Counter.add", "Counter.double"])
+@pytest.mark.parametrize("qual", ["classify", "append_all", "apply", "pairs", "Counter.add", "Counter.double"])
 def test_carved_harness_is_valid_and_covers(carved, qual):
     env, records, report, kept = carved
     record = records[qual]
@@ -91,6 +91,8 @@ def test_carved_harness_is_valid_and_covers(carved, qual):
     assert result["status"] == "valid", result.get("reasons") or result.get("load_error") or result["tests"]
     assert result["counts"]["run"] == len(kept[record.id])
     assert result["coverage"]["branch_coverage"] >= (0.8 if qual != "append_all" else 0.5)
+    if qual == "apply":  # the lambda, carved by value, is rebuilt in the harness and called on both sides
+        assert any("lambda" in c["args"] for c in result["captures"]), result["captures"]
 
 
 CANDIDATES = {
