@@ -143,7 +143,10 @@ class Workspace:
             manifest = self.load_manifest(exp, must_exist=False)
             old = manifest.get(record.id)
             record = _keep_added(record, asdict(old) if old else None)
-            manifest.repos = [r for r in manifest.repos if r.id != record.id] + [record]
+            if old:  # replaced in place: a re-run keeps the manifest's order
+                manifest.repos = [record if r.id == record.id else r for r in manifest.repos]
+            else:
+                manifest.repos.append(record)
             atomic_write_json(self.manifest_path(exp), manifest.to_dict())
 
     def ensure_experiment(self, exp: str) -> None:

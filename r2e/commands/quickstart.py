@@ -25,6 +25,12 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
     return all(o.status != "failed" for o in outcomes)
 
 
+def stage_extract(ws: Workspace, exp: str) -> bool:
+    from r2e.commands.extract_cmd import run_extract
+
+    return run_extract(ws, exp, overwrite=True)
+
+
 def stage_genexec(ws: Workspace, exp: str) -> bool:
     from harness.stage import stage_genexec as run
 
@@ -41,6 +47,7 @@ def stage_export(ws: Workspace, exp: str) -> bool:
 # genexec and export must come after the extract (issue 4) and build (issue 6) stages.
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
+    ("extract", stage_extract),
     ("genexec", stage_genexec),
     ("export", stage_export),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 DEFAULT_CLONE_TIMEOUT = 900
@@ -14,6 +15,21 @@ _FIXED_DATE = "2000-01-01T00:00:00+0000"
 
 class GitError(RuntimeError):
     pass
+
+
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+
+
+def kill_running() -> None:
+    """Kill every git process still running (Ctrl-C: worker threads must not wait for clones)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _env() -> dict[str, str]:
@@ -43,6 +59,8 @@ def git(args: list[str], cwd: Path | None = None, timeout: float | None = 120, e
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
         start_new_session=True,
     )
+    with _live_lock:
+        _live.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -53,6 +71,9 @@ def git(args: list[str], cwd: Path | None = None, timeout: float | None = 120, e
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
     if proc.returncode != 0:
         lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
         fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]

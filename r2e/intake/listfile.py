@@ -7,25 +7,25 @@ import io
 import json
 from pathlib import Path
 
-from r2e.errors import R2EError
+from r2e.errors import R2EUsageError
 
 GITHUB = "https://github.com"
 
 
 def _read_text(path: Path) -> str:
     if not path.exists():
-        raise R2EError(f"list file '{path}' does not exist")
+        raise R2EUsageError(f"list file '{path}' does not exist")
     if not path.is_file():
-        raise R2EError(f"list file '{path}' is not a file")
+        raise R2EUsageError(f"list file '{path}' is not a file")
     data = path.read_bytes()
     if b"\x00" in data:
-        raise R2EError(f"list file '{path}' is binary, expected JSON, CSV or one entry per line")
+        raise R2EUsageError(f"list file '{path}' is binary, expected JSON, CSV or one entry per line")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise R2EError(f"list file '{path}' is not UTF-8 text") from None
+        raise R2EUsageError(f"list file '{path}' is not UTF-8 text") from None
     if not text.strip():
-        raise R2EError(f"list file '{path}' is empty")
+        raise R2EUsageError(f"list file '{path}' is empty")
     return text
 
 
@@ -33,9 +33,9 @@ def _from_json(path: Path, text: str, keys: tuple[str, ...]) -> list[str]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise R2EError(f"list file '{path}' is malformed JSON: {exc.msg} at line {exc.lineno}") from None
+        raise R2EUsageError(f"list file '{path}' is malformed JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(data, list):
-        raise R2EError(f"list file '{path}' must hold a JSON list")
+        raise R2EUsageError(f"list file '{path}' must hold a JSON list")
     entries = []
     for item in data:
         if isinstance(item, str):
@@ -43,7 +43,7 @@ def _from_json(path: Path, text: str, keys: tuple[str, ...]) -> list[str]:
         elif isinstance(item, dict) and any(isinstance(item.get(k), str) for k in keys):
             entries.append(next(item[k] for k in keys if isinstance(item.get(k), str)))
         else:
-            raise R2EError(f"list file '{path}' has an entry that is not a string: {json.dumps(item)[:80]}")
+            raise R2EUsageError(f"list file '{path}' has an entry that is not a string: {json.dumps(item)[:80]}")
     return entries
 
 
@@ -55,7 +55,7 @@ def _from_csv(path: Path, text: str) -> list[str]:
     if "name" in header:
         names = [r[header["name"]].strip() for r in rows if (r.get(header["name"]) or "").strip()]
         return [n if "://" in n or n.startswith("git@") else f"{GITHUB}/{n}" for n in names]
-    raise R2EError(f"list file '{path}' is CSV without a 'name' or 'url' column")
+    raise R2EUsageError(f"list file '{path}' is CSV without a 'name' or 'url' column")
 
 
 def _looks_like_csv(text: str) -> bool:
@@ -69,12 +69,12 @@ def read_list_file(path: Path | str, *, urls: bool = True) -> list[str]:
     path = Path(path)
     text = _read_text(path)
     stripped = text.lstrip()
-    if stripped.startswith("["):
+    if stripped.startswith(("[", "{")):
         entries = _from_json(path, text, ("url", "name", "path") if urls else ("path",))
     elif urls and _looks_like_csv(text):
         entries = _from_csv(path, text)
     else:
         entries = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not entries:
-        raise R2EError(f"list file '{path}' has no entries")
+        raise R2EUsageError(f"list file '{path}' has no entries")
     return entries

@@ -157,5 +157,9 @@ class SetupRun:
             if on_outcome:
                 on_outcome(outcome)
 
-        run_pool(self.setup_one, planned, jobs, on_done=done)
+        try:
+            run_pool(self.setup_one, planned, jobs, on_done=done)
+        except KeyboardInterrupt:
+            gitops.kill_running()  # running clones fail fast and remove their temp folders
+            raise
         return outcomes

@@ -1,0 +1,21 @@
+"""The README's main job: `r2e quickstart` runs the pipeline on the bundled example, offline."""
+
+import json
+
+from r2e.commands.quickstart import example_path
+
+
+def test_bundled_example_is_a_package_with_tests():
+    root = example_path()
+    assert (root / "minilib" / "stats.py").is_file()
+    assert list((root / "tests").glob("test_*.py"))
+
+
+def test_quickstart_runs_every_stage_and_is_rerunnable(run_r2e, r2e_home):
+    first = run_r2e("quickstart", timeout=1500)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "quickstart done" in first.stdout
+    manifest = json.loads((r2e_home / "experiments" / "quickstart" / "manifest.json").read_text())
+    assert [r["id"] for r in manifest["repos"]] == ["local__minilib"]
+    second = run_r2e("quickstart", timeout=1500)
+    assert second.returncode == 0 and "1 skipped" in second.stdout
