@@ -6,8 +6,8 @@ harness with branch coverage >= 0.8, and how much slower the test suite runs und
     python benchmarks/carving.py /tmp/sdists/*.tar.gz [-j 2] [--out carving.json]
 
 Per sdist: a venv (uv, --system-site-packages for pytest and coverage) with the package and its test
-dependencies installed from PyPI (TEST_DEPS below); functions picked with the same `ast` rules as
-benchmarks/harness_offline.py (extraction, issue 4, may not be merged); the suite run once without
+dependencies installed from PyPI (TEST_DEPS below); functions extracted by `r2e extract` (or, with
+--extract ast, by the ast picker of benchmarks/harness_offline.py); the suite run once without
 and once with the tracer (`baseline`, to measure the slowdown); then one genexec round with
 `--generator carve` alone (no fallback, no LLM) over the real runner, --backend local.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -36,7 +37,7 @@ from harness.carve.generator import CarveGenerator  # noqa: E402
 from harness.carve.store import SampleStore  # noqa: E402
 from harness.execute import ExecOptions, execute_harness  # noqa: E402
 from harness.genexec import LoopOptions, run_genexec  # noqa: E402
-from harness.records import FunctionRecord  # noqa: E402
+from harness.records import load_functions  # noqa: E402
 from r2e.commands.setup_cmd import run_setup  # noqa: E402
 from r2e.fsio import atomic_write_json  # noqa: E402
 from r2e.intake.setup import SetupOptions  # noqa: E402
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("sdists", nargs="+", type=Path)
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--max-lines", type=int, default=25)
+    parser.add_argument("--extract", choices=("r2e", "ast"), default="r2e",
+                        help="r2e: `r2e extract` (issue 4); ast: the ast picker of benchmarks/harness_offline.py.")
     parser.add_argument("--out", type=Path, default=None, help="Write the figures as JSON here.")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="r2e-bench-carve-"))
@@ -85,11 +88,19 @@ def main() -> None:
         make_venv(venv, sdist)
         atomic_write_json(ws.experiment_dir(exp) / "build" / repo.id / "result.json",
                           {"status": "success", "venv": str(venv), "backend": "local"})
-        records = pick_functions(repo.id, Path(repo.path), args.max_lines)
-        print(f"{sdist.name}: {len(records)} functions picked; venv in {time.monotonic() - t0:.1f} s", flush=True)
-        all_records += records
-    (ws.experiment_dir(exp) / "extracted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in all_records))
-    records = [FunctionRecord.from_dict(r) for r in all_records]
+        if args.extract == "ast":
+            records = pick_functions(repo.id, Path(repo.path), args.max_lines)
+            print(f"{sdist.name}: {len(records)} functions picked; venv in {time.monotonic() - t0:.1f} s", flush=True)
+            all_records += records
+    if args.extract == "ast":
+        (ws.experiment_dir(exp) / "extracted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in all_records))
+    else:  # r2e extract (issue 4): its filters (docstring, signature, size, ...) and its records
+        proc = subprocess.run([sys.executable, "-m", "r2e", "--home", str(ws.home), "extract", "-e", exp],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        print(proc.stdout.strip(), flush=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"r2e extract failed: {proc.stderr.strip()[-2000:]}")
+    records = load_functions(ws, exp)
 
     start = time.monotonic()
     reports = carve_experiment(ws, exp, records, "local", CarveOptions(baseline=True),

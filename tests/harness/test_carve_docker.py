@@ -3,7 +3,6 @@ lacks it), the replay check runs there, and the carved harness is executed there
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
