@@ -103,7 +103,8 @@ def carve_repo(env: Environment, records: list[FunctionRecord], opts: CarveOptio
             trace = traced["data"]
             report["suite"] = trace["suite"]
             report["suite_output"] = traced.get("output", "")[-2000:]
-            replay_budget = opts.replay_timeout * 2 * max(1, sum(len(f["samples"]) for f in trace["functions"].values())) + 120
+            replay_budget = opts.replay_timeout * 2 * max(1, sum(len(f["samples"]) for f in trace["functions"].values())) \
+                + 5 * len(trace["functions"]) + 120  # one fresh process per function
             plain = shlex.quote(env.python)  # the replay runs like the harness: without a borrowed pytest
             replayed = _run(env, f"{plain} {remote}/tracer.py replay {remote}/spec.json {remote}/trace.json "
                                  f"{remote}/replay.json", f"{remote}/replay.json", Path(tmp) / "replay.json",

@@ -442,43 +442,65 @@ def check_sample(fn, sample, timeout):
 
 
 def replay_main(spec_path, trace_path, out_path):
+    """Each function's samples are replayed in a fresh child process, as each harness later runs in
+    its own: state one function's replay leaves behind (sys.path, imported modules, the working
+    folder) cannot make another's samples look loadable."""
+    import subprocess
+
+    with open(trace_path) as fh:
+        keys = list(json.load(fh).get("functions", {}))
+    out = {"functions": {}}
+    for i, key in enumerate(keys):
+        part = "%s.part%d" % (out_path, i)
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "replay-one", spec_path, trace_path, key, part],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            with open(part) as fh:
+                out["functions"][key] = json.load(fh)
+            os.unlink(part)
+        except (OSError, ValueError):
+            tail = proc.stdout.decode("utf-8", "replace")[-500:]
+            out["functions"][key] = {"status": "replay-crashed", "kept": [], "dropped": {},
+                                     "examples": {}, "error": "exit %s: %s" % (proc.returncode, tail)}
+    _write(out_path, out)
+    return 0
+
+
+def replay_one_main(spec_path, trace_path, key, out_path):
     with open(spec_path) as fh:
         spec = json.load(fh)
     with open(trace_path) as fh:
-        trace = json.load(fh)
+        traced = json.load(fh)["functions"][key]
     setup_paths(spec)
-    sys.path.append(_HERE)  # compare.py, after the repo's own modules
+    sys.path.append(_HERE)  # r2e_carve_compare, after the repo's own modules
     os.chdir(tempfile.mkdtemp(prefix="r2e-carve-replay-"))
     timeout = float(spec.get("replay_timeout", 10))
-    out = {"functions": {}}
     by_key = {t["key"]: t for t in spec["targets"]}
-    for key, traced in trace.get("functions", {}).items():
-        entry = {"status": "no-samples", "kept": [], "dropped": {}, "examples": {}}
-        out["functions"][key] = entry
-        if not traced["samples"]:
-            continue
+    entry = {"status": "no-samples", "kept": [], "dropped": {}, "examples": {}}
+    if traced["samples"]:
         try:
             fn = locate(spec, by_key[key])[2]
         except Exception as exc:
             entry["status"] = "import-failed"
             entry["error"] = clip("%s: %s" % (type(exc).__name__, exc), 500)
-            continue
-        nondeterministic = False
-        for sample in traced["samples"]:
-            verdict, why = check_sample(fn, sample, timeout)
-            if verdict == "kept":
-                entry["kept"].append(sample)
-                continue
-            entry["dropped"][verdict] = entry["dropped"].get(verdict, 0) + 1
-            entry["examples"].setdefault(verdict, why)
-            if verdict == "nondeterministic":
-                nondeterministic = True
-        if nondeterministic:
-            entry["status"] = "nondeterministic"
-            entry["kept"] = []
-        else:
-            entry["status"] = "ok" if entry["kept"] else "none-faithful"
-    _write(out_path, out)
+            fn = None
+        if fn is not None:
+            nondeterministic = False
+            for sample in traced["samples"]:
+                verdict, why = check_sample(fn, sample, timeout)
+                if verdict == "kept":
+                    entry["kept"].append(sample)
+                    continue
+                entry["dropped"][verdict] = entry["dropped"].get(verdict, 0) + 1
+                entry["examples"].setdefault(verdict, why)
+                if verdict == "nondeterministic":
+                    nondeterministic = True
+            if nondeterministic:
+                entry["status"] = "nondeterministic"
+                entry["kept"] = []
+            else:
+                entry["status"] = "ok" if entry["kept"] else "none-faithful"
+    _write(out_path, entry)
     sys.stdout.flush()
     os._exit(0)
 
@@ -494,7 +516,9 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "trace":
         trace_main(argv[2], argv[3])
     elif len(argv) == 5 and argv[1] == "replay":
-        replay_main(argv[2], argv[3], argv[4])
+        return replay_main(argv[2], argv[3], argv[4])
+    elif len(argv) == 6 and argv[1] == "replay-one":
+        replay_one_main(argv[2], argv[3], argv[4], argv[5])
     else:
         sys.stderr.write("usage: tracer.py trace SPEC.json OUT.json | replay SPEC.json TRACE.json OUT.json\n")
         return 2
