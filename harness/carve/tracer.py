@@ -134,10 +134,12 @@ def module_name_for(repo_root, rel_path):
     return folder, ".".join(parts)
 
 
-def setup_paths(spec):
+def setup_paths(spec, targets=None):
+    """The checkout first on sys.path: its root and the import roots of `targets` (default: all).
+    A replay passes only its own target, as the runner sets up one function's paths."""
     repo_root = os.path.abspath(spec["repo_root"])
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-    roots = [repo_root] + [module_name_for(repo_root, t["path"])[0] for t in spec["targets"]]
+    roots = [repo_root] + [module_name_for(repo_root, t["path"])[0] for t in (targets or spec["targets"])]
     for entry in reversed(list(dict.fromkeys(roots))):
         if entry in sys.path:
             sys.path.remove(entry)
@@ -471,11 +473,11 @@ def replay_one_main(spec_path, trace_path, key, out_path):
         spec = json.load(fh)
     with open(trace_path) as fh:
         traced = json.load(fh)["functions"][key]
-    setup_paths(spec)
+    by_key = {t["key"]: t for t in spec["targets"]}
+    setup_paths(spec, [by_key[key]])
     sys.path.append(_HERE)  # r2e_carve_compare, after the repo's own modules
     os.chdir(tempfile.mkdtemp(prefix="r2e-carve-replay-"))
     timeout = float(spec.get("replay_timeout", 10))
-    by_key = {t["key"]: t for t in spec["targets"]}
     entry = {"status": "no-samples", "kept": [], "dropped": {}, "examples": {}}
     if traced["samples"]:
         try:
