@@ -21,7 +21,7 @@ functions from `r2e extract` (206 of 3540 definitions pass its filters):
   valid; 118/139 first-order mutants of valid functions detected (85 %); test-suite outcomes identical
   with and without the tracer in all four; carving 94 s (both suite runs + replay), execution 114 s.
   (The slowdown is within the noise of a shared machine: suite times vary more between runs.)
-With --extract ast (320 functions, the offline benchmark's picker): 191/320 (60 %).
+With --extract ast (320 functions, the offline benchmark's picker; an earlier tracer): 191/320 (60 %).
 Why functions get no samples: arguments that do not pickle (classes and closures defined inside
 tests, open streams, click contexts), calls whose test-module globals cannot be imported outside
 pytest, non-deterministic results (8 in more-itertools), functions the suite never calls.
