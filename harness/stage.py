@@ -25,8 +25,13 @@ def stage_genexec(ws: Workspace, exp: str, echo: Callable[[str], None] = click.e
     records = load_functions(ws, exp)
     backend = quickstart_backend(ws, exp)
     opts = LoopOptions(k=3, backend=backend, exec=ExecOptions(per_test_timeout=10, run_timeout=60))
-    echo(f"genexec: {len(records)} functions, offline generator, backend {backend}")
-    doc = run_genexec(ws, exp, records, OfflineGenerator(), opts, echo=echo)
+    # issue 8: harnesses carved from the repo's own tests; the offline generator for the rest
+    from harness.carve.select import CarveContext, carving_generator
+
+    generator = carving_generator(ws, CarveContext(exp, records, backend, min_cov=opts.min_cov, echo=echo),
+                                  fallback=OfflineGenerator())
+    echo(f"genexec: {len(records)} functions, generator {generator.name}, backend {backend}")
+    doc = run_genexec(ws, exp, records, generator, opts, echo=echo)
     s = doc["summary"]
     echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} with branch coverage >= {opts.min_cov}")
     return s["valid"] > 0

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "export": "r2e.commands.harness_cmds:export",
     "build": "r2e.commands.build_cmd:build",
     "images": "r2e.commands.build_cmd:images",
+    "carve": "r2e.commands.carve_cmd:carve",
 }
 
 

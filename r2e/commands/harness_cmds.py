@@ -37,8 +37,10 @@ def _llm_options(fn):
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the LLM request cache.")(fn)
     fn = click.option("--base-url", default=None, help="OpenAI-compatible endpoint (vLLM, Ollama, OpenRouter...).")(fn)
     fn = click.option("--model", default=None, help="Model name (default: $R2E_MODEL). Key from $OPENAI_API_KEY.")(fn)
-    fn = click.option("--generator", type=click.Choice(["auto", "llm", "offline"]), default="auto", show_default=True,
-                      help="auto: the LLM when one is configured, else the deterministic offline generator.")(fn)
+    fn = click.option("--generator", type=click.Choice(["auto", "carve", "llm", "offline"]), default="auto",
+                      show_default=True,
+                      help="auto: harnesses carved from the repo's own tests where calls were recorded (genexec), "
+                           "the LLM for the rest when one is configured, else the deterministic offline generator.")(fn)
     return fn
 
 
@@ -49,10 +51,21 @@ def exec_options(timeout_per_task: float, timeout_per_test: float):
     return ExecOptions(per_test_timeout=timeout_per_test, run_timeout=max(1.0, (timeout_per_task - 10) / runs), runs=runs)
 
 
-def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n: int, temperature: float):
+def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n: int, temperature: float,
+                   carve=None):
+    """`carve`: a harness.carve.select.CarveContext (genexec) enables carving for kinds carve and auto."""
     from harness.generators import LLMGenerator, OfflineGenerator
     from r2e.llm import LLMClient, LLMConfig
 
+    # --- issue 8: carving (carve = samples only; auto = samples, then the LLM or offline for the rest)
+    if kind == "carve" and carve is None:
+        raise R2EUsageError("--generator carve needs the repo's environment: use `r2e genexec` (or `r2e carve`)")
+    if carve is not None and (kind in ("carve", "auto") or (kind == "llm" and carve.examples)):
+        from harness.carve.select import carving_generator
+
+        fallback = None if kind == "carve" else make_generator(ws, kind, model, base_url, no_cache, n, temperature)
+        return carving_generator(ws, carve, fallback, fallback_only=kind == "llm")
+    # --- end issue 8
     config = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache,
                                             cache_dir=ws.cache_dir("llm"))
     if kind == "offline" or (kind == "auto" and config is None):
@@ -163,14 +176,20 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cach
 @click.option("--resume", is_flag=True, help="Continue from genexec.json: done functions stay done, K more rounds.")
 @_llm_options
 @_exec_options
+@click.option("--recarve", is_flag=True, help="Run the repo's test suite again to carve samples, even if carved.")
+@click.option("--carved-examples", is_flag=True,
+              help="Show the LLM the calls carved from the repo's tests as real example inputs.")
 @click.pass_obj
 def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, generator, model, base_url, no_cache, n,
-            temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test):
+            temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
+    from harness.carve.select import CarveContext
     from harness.genexec import GENEXEC_FILE, LoopOptions, run_genexec
 
     records = _records(ws, exp, repos, ids)
-    gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature)
+    carve = CarveContext(exp, records, backend, min_cov=min_cov, recarve=recarve, examples=carved_examples,
+                         echo=click.echo)
+    gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature, carve=carve)
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
                        resume=resume, exec=exec_options(timeout_per_task, timeout_per_test))
     click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}")

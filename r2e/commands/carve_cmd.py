@@ -1,0 +1,37 @@
+"""`r2e carve -e EXP`: record calls to the extracted functions while each repo's own tests run (issue 8)."""
+
+from __future__ import annotations
+
+import click
+
+from r2e.workspace import Workspace
+
+
+@click.command()
+@click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
+@click.option("--repo", "repos", multiple=True, help="Only functions of this repo id (repeatable).")
+@click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
+              help="Where the repo's test suite runs.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Distinct samples kept per function.")
+@click.option("--max-bytes", type=click.IntRange(min=256), default=65536, show_default=True,
+              help="Pickled size above which an input is skipped (never pickled in full).")
+@click.option("--suite-timeout", type=click.FloatRange(min=1.0), default=1800.0, show_default=True,
+              help="Seconds the repo's test suite may run.")
+@click.option("--pytest-arg", "pytest_args", multiple=True, help="Extra argument for pytest (repeatable).")
+@click.option("--recarve", is_flag=True, help="Carve again even where a report exists.")
+@click.pass_obj
+def carve(ws: Workspace, exp, repos, backend, max_samples, max_bytes, suite_timeout, pytest_args, recarve):
+    """Run each repo's pytest suite once with the extracted functions wrapped; keep the calls that replay."""
+    from harness.carve.carving import CarveOptions, carve_experiment
+    from r2e.commands.harness_cmds import _records
+
+    records = _records(ws, exp, repos, ())
+    opts = CarveOptions(max_samples=max_samples, max_bytes=max_bytes, suite_timeout=suite_timeout,
+                        extra_pytest_args=tuple(pytest_args))
+    reports = carve_experiment(ws, exp, records, backend, opts, recarve=recarve, echo=click.echo)
+    with_samples = sum((r.get("summary") or {}).get("with_samples", 0) for r in reports.values())
+    click.echo(f"carve: {with_samples}/{len(records)} functions have samples; reports in "
+               f"{ws.experiment_dir(exp) / 'carve'}")
+    if any(r.get("status") != "ok" for r in reports.values()):
+        raise click.exceptions.Exit(1)
