@@ -1,6 +1,7 @@
 """The package installs with its data, exposes `r2e`, and importing it changes nothing."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -37,8 +38,12 @@ def test_importing_every_module_has_no_side_effects(tmp_path):
 
 
 def test_wheel_carries_package_data_and_console_script(tmp_path):
+    # Build from a clean copy: a stale build/ folder in the checkout would hide missing packages.
+    source = tmp_path / "src"
+    shutil.copytree(PROJECT_ROOT, source, ignore=shutil.ignore_patterns(
+        "build", "dist", "*.egg-info", ".git", "__pycache__", ".pytest_cache"))
     p = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(PROJECT_ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert p.returncode == 0, p.stderr
@@ -50,6 +55,11 @@ def test_wheel_carries_package_data_and_console_script(tmp_path):
     assert "harness/carve/data/carved_harness.py.tmpl" in names and "harness/carve/tracer.py" in names  # issue 8
     for pkg in PACKAGES:
         assert f"{pkg}/__init__.py" in names
+        # every module of the source tree ships (a folder without __init__.py silently would not)
+        for source in (PROJECT_ROOT / pkg).rglob("*.py"):
+            rel = source.relative_to(PROJECT_ROOT).as_posix()
+            if "/examples/" not in rel and "__pycache__" not in rel:
+                assert rel in names, f"{rel} is missing from the wheel"
     assert not any(n.startswith("tests/") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "r2e = r2e.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

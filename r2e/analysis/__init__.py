@@ -1,0 +1,1 @@
+"""Language analysis: tree-sitter extraction, name resolution, call graph and dependency slices."""
