@@ -82,6 +82,7 @@ def carve_repo(env: Environment, records: list[FunctionRecord], opts: CarveOptio
         (local / "tracer.py").write_text((HERE / "tracer.py").read_text())
         # a name no repo uses: the replay imports it after the repo's own modules
         (local / "r2e_carve_compare.py").write_text((HERE / "compare.py").read_text())
+        (local / "r2e_carve_runner.py").write_text((HERE.parent / "runner.py").read_text())
         (local / "spec.json").write_text(json.dumps(spec))
         (local / "baseline.json").write_text(json.dumps({**spec, "wrap": False}))
         extra = pytest_pythonpath(env)

@@ -1,7 +1,8 @@
 """The carving tracer. It runs INSIDE the target environment, in the repo's interpreter.
 
 Standard library only (pytest is imported from the repo's environment); Python >= 3.8 syntax.
-Copied into the environment with compare.py beside it (as r2e_carve_compare.py), and run as
+Copied into the environment with compare.py and the harness runner beside it (as
+r2e_carve_compare.py and r2e_carve_runner.py), and run as
 
     python tracer.py trace SPEC.json OUT.json            # the repo's pytest suite, targets wrapped
     python tracer.py replay SPEC.json TRACE.json OUT.json   # fresh process: keep faithful samples
@@ -41,6 +42,10 @@ import types
 PROTOCOL = 4
 REPR_LIMIT = 300
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The harness runner, copied beside this script as r2e_carve_runner: the tracer lays out imports
+# and unwraps class members exactly as the runner that will execute the carved harness does.
+from r2e_carve_runner import _unwrap_member as unwrap_member, module_name_for  # noqa: E402
 
 
 class TooLarge(Exception):
@@ -119,21 +124,6 @@ def safe_repr(value):
         return "<unrepresentable %s: %s>" % (type(value).__name__, type(exc).__name__)
 
 
-def module_name_for(repo_root, rel_path):
-    """(import root, dotted module name) for a file, walking up through packages (as the runner does)."""
-    full = os.path.abspath(os.path.join(repo_root, rel_path))
-    folder, filename = os.path.split(full)
-    stem = filename[:-3] if filename.endswith(".py") else filename
-    parts = [] if stem == "__init__" else [stem]
-    while os.path.exists(os.path.join(folder, "__init__.py")):
-        folder, pkg = os.path.split(folder)
-        parts.insert(0, pkg)
-    if not parts:
-        parts = [os.path.basename(os.path.dirname(full))]
-        folder = os.path.dirname(os.path.dirname(full))
-    return folder, ".".join(parts)
-
-
 def setup_paths(spec, targets=None):
     """The checkout first on sys.path: its root and the import roots of `targets` (default: all).
     A replay passes only its own target, as the runner sets up one function's paths."""
@@ -145,19 +135,6 @@ def setup_paths(spec, targets=None):
             sys.path.remove(entry)
         sys.path.insert(0, entry)
     return repo_root
-
-
-def unwrap_member(member):
-    """(plain function, rewrap) for a function, staticmethod, classmethod or property getter."""
-    if isinstance(member, staticmethod):
-        return member.__func__, staticmethod
-    if isinstance(member, classmethod):
-        return member.__func__, classmethod
-    if isinstance(member, property) and member.fget is not None:
-        return member.fget, lambda f: property(f, member.fset, member.fdel, member.__doc__)
-    if isinstance(member, types.FunctionType):
-        return member, lambda f: f
-    return None, None
 
 
 def locate(spec, target):
