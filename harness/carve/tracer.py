@@ -45,7 +45,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The harness runner, copied beside this script as r2e_carve_runner: the tracer lays out imports
 # and unwraps class members exactly as the runner that will execute the carved harness does.
-from r2e_carve_runner import _unwrap_member as unwrap_member, module_name_for  # noqa: E402
+try:  # noqa: E402 -- as a script in the environment
+    from r2e_carve_runner import _unwrap_member as unwrap_member, module_name_for
+except ImportError:  # imported from the installed package (tooling, tests)
+    from harness.runner import _unwrap_member as unwrap_member, module_name_for
 
 
 class TooLarge(Exception):
