@@ -28,7 +28,9 @@ TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
 ENUMERATOR = re.compile(r"(?m)^\s*([A-Z_][A-Z0-9_]*)\s*(?:=[^,\n]*)?,?\s*$")
 PASTED_TAG = re.compile(r"\b(struct|union|enum)\s+(\w+)\s*##")
 PASTED_NAME = re.compile(r"(?<![\w#])([A-Za-z_]\w{3,})\s*##")
-KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype")
+# kept despite a parse error: their text is still what compiles (an include with trailing blanks
+# gets a MISSING newline token from tree-sitter-c)
+KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype", "include")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
 goto if inline int long register restrict return short signed sizeof static struct switch typedef union
@@ -173,6 +175,15 @@ class CIndexer:
 
 def _txt(data: bytes, node) -> str:
     return data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+CPLUSPLUS_ONLY = re.compile(r"!?\s*(?:defined\s*\(?\s*__cplusplus\s*\)?|__cplusplus)")
+
+
+def _is_cplusplus(cond: str) -> bool:
+    """`#ifdef __cplusplus` alone (extern "C" wrappers); a condition that also tests other names
+    stays an ordinary condition the compiler evaluates."""
+    return bool(CPLUSPLUS_ONLY.fullmatch(cond.strip()))
 
 
 def _cond_text(data: bytes, node) -> str:
@@ -328,7 +339,7 @@ class _Builder:
         elif guard:
             body = [c for c in body if not (c.type == "preproc_def" and _txt(self.data, c.child_by_field_name("name")) == guard)]
             self.items(body, conds)
-        elif "__cplusplus" in cond:
+        elif _is_cplusplus(cond):
             self.count("cplusplus_blocks")
             if cond.startswith("!"):
                 self.items(body, conds)
@@ -336,7 +347,7 @@ class _Builder:
             self.items(body, conds + (cond,))
         negations = [cond]
         while alt is not None:
-            if guard or "__cplusplus" in cond:
+            if guard or _is_cplusplus(cond):
                 neg = ()
             else:
                 neg = tuple(f"!({c})" for c in negations)
@@ -358,9 +369,9 @@ class _Builder:
                 alt = nxt
             else:  # preproc_else
                 body2 = [c for c in alt.children if not c.type.startswith("#")]
-                if "__cplusplus" in cond and not cond.startswith("!"):
+                if _is_cplusplus(cond) and not cond.startswith("!"):
                     self.items(body2, conds)
-                elif "__cplusplus" not in cond:
+                elif not _is_cplusplus(cond):
                     self.items(body2, conds + neg)
                 alt = None
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 
-DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?[ \t]*(.*?)[ \t]*\\?$", re.M)
-ATTR = re.compile(rb"(?:__(?:attribute|declspec)(?:__)?|_Pragma|__pragma)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?((?:[^\n]*\\\r?\n)*[^\n]*)", re.M)
+ATTR = re.compile(rb"\[\[[^\]]*\]\]|(?:__(?:attribute|declspec)(?:__)?|_Pragma|__pragma)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 KEYWORDS = {b"static", b"extern", b"inline", b"__inline", b"__inline__", b"const", b"volatile",
             b"register", b"__forceinline", b"_Noreturn", b"__extension__"}
 POSTFIX_OP = re.compile(rb"^\(?\s*[*/%]\s*\(?\s*[\w(]")
 C_WORDS = {b"const", b"signed", b"volatile", b"void", b"char", b"short", b"int", b"long", b"float",
            b"double", b"unsigned", b"static", b"extern", b"inline", b"register", b"auto", b"restrict"}
 WORD = re.compile(rb"[A-Za-z_]\w*")
+DEFINE_START = re.compile(rb"[ \t]*#[ \t]*define\b")
+FCALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
 # `extern "C" {` and its lone `}` inside `#ifdef __cplusplus` make tree-sitter nest the whole header
 EXTERN_C = re.compile(rb'extern\s*"C"\s*\{')
@@ -29,36 +31,52 @@ CPLUSPLUS_CLOSE = re.compile(rb"(#[ \t]*if[^\n]*__cplusplus[^\n]*\n[ \t]*)(\}[^\
 
 class MacroTable:
     def __init__(self) -> None:
-        self.bodies: dict[bytes, list[bytes]] = {}
+        self.bodies: dict[bytes, list[bytes]] = {}  # object-like macros
+        self.functions: dict[bytes, list[tuple[list[bytes], bytes]]] = {}  # function-like: (params, body)
         self.identity: set[bytes] = set()
-        self.not_identity: set[bytes] = set()
 
     def scan(self, data: bytes) -> None:
         for m in DEFINE.finditer(data):
-            name, params, body = m.group(1), m.group(2), COMMENT.sub(b" ", m.group(3)).strip()
+            body = COMMENT.sub(b" ", re.sub(rb"\\\r?\n", b" ", m.group(3))).strip()
+            name, params = m.group(1), m.group(2)
             if params is None:
                 self.bodies.setdefault(name, []).append(body)
             else:
                 ps = [p.strip() for p in params[1:-1].split(b",")]
+                self.functions.setdefault(name, []).append((ps, body))
                 if len(ps) == 1 and ps[0] and body in (ps[0], b"(" + ps[0] + b")"):
                     self.identity.add(name)
+
+    def function_decorations(self) -> set[bytes]:
+        """Function-like macros that only ever expand to attributes or nothing (`ZSTD_DEPRECATED(msg)`,
+        `TARGET_ATTRIBUTE(t)`): the whole invocation is hidden from the parser."""
+        out = set()
+        for name, defs in self.functions.items():
+            if len(name) < 3 or name in self.identity:
+                continue
+            if all(not [w for w in ATTR.sub(b" ", body).split() if w not in KEYWORDS] for _, body in defs):
+                out.add(name)
+        return out
 
     def decorations(self) -> dict[bytes, bytes]:
         """name -> replacement (keywords that fit in the name's width, else spaces)."""
         out: dict[bytes, bytes] = {}
+        fdeco = self.function_decorations()
         changed = True
         while changed:  # a macro defined as another decoration macro is one too
             changed = False
             for name, bodies in self.bodies.items():
                 if name in out:
                     continue
-                rep = self._decoration(name, bodies, out)
+                rep = self._decoration(name, bodies, out, fdeco)
                 if rep is not None:
                     out[name] = rep
                     changed = True
         return out
 
-    def _decoration(self, name: bytes, bodies: list[bytes], known: dict) -> bytes | None:
+    def _decoration(self, name: bytes, bodies: list[bytes], known: dict, fdeco: set[bytes]) -> bytes | None:
+        # `#define BMI2_TARGET_ATTRIBUTE TARGET_ATTRIBUTE("bmi2")`: a call of a decoration is one
+        bodies = [FCALL.sub(lambda m: b" " if m.group(1) in fdeco else m.group(0), b) for b in bodies]
         if bodies and all(POSTFIX_OP.match(b) for b in bodies) and name not in C_WORDS:
             return b" " * len(name)  # `#define KB *(1 << 10)` used as `64 KB`: hide it from the parser
         if len(name) < 3 or name in self.identity or name in KEYWORDS or name in C_WORDS:
@@ -84,6 +102,8 @@ class MacroTable:
             h.update(k + b"=" + v + b";")
         for k in sorted(self.identity):
             h.update(k + b"();")
+        for k in sorted(self.function_decorations()):
+            h.update(k + b"(...);")
         return h.hexdigest()[:12]
 
 
@@ -95,14 +115,18 @@ class Masker:
         self.deco_re = re.compile(rb"\b(" + b"|".join(map(re.escape, names)) + rb")\b") if names else None
         ids = sorted(table.identity, key=len, reverse=True)
         self.ident_re = re.compile(rb"\b(" + b"|".join(map(re.escape, ids)) + rb")\s*\(") if ids else None
+        fdeco = sorted(table.function_decorations(), key=len, reverse=True)
+        self.fdeco_re = re.compile(rb"\b(" + b"|".join(map(re.escape, fdeco)) + rb")\s*\(") if fdeco else None
 
     def mask(self, data: bytes) -> tuple[bytes, list[tuple[int, str, int]]]:
         """(bytes the parser sees, masked occurrences as (start, macro name, end))."""
         buf = bytearray(data)
         pre = _preprocessor_spans(data)
-        for a, b in pre:  # comments inside continued directives end tree-sitter's macro body early
-            if b"/*" in data[a:b] and b"\\\n" in data[a:b]:
+        for a, b in pre:  # a comment inside a #define ends tree-sitter's macro body early
+            if b"/*" in data[a:b] and DEFINE_START.match(data, a):
                 for m in COMMENT.finditer(data, a, b):
+                    if not data[m.end():b].strip():  # a trailing comment is harmless; blanks are not
+                        continue
                     for j in range(m.start(), min(m.end(), b)):
                         if buf[j] not in (10, 92):
                             buf[j] = 32
@@ -112,7 +136,12 @@ class Masker:
             for m in CPLUSPLUS_CLOSE.finditer(data):
                 if not m.group(2).split(b"//")[0].split(b"/*")[0].strip(b"} \t\r"):
                     buf[m.start(2):m.start(2) + 1] = b" "
-        if self.deco_re is None and self.ident_re is None:
+        for m in ATTR.finditer(data):  # `typedef __attribute__((aligned(1))) U16 u16;` defeats the parser
+            if not _inside(pre, m.start()):
+                for j in range(m.start(), m.end()):
+                    if buf[j] != 10:
+                        buf[j] = 32
+        if self.deco_re is None and self.ident_re is None and self.fdeco_re is None:
             return bytes(buf), []
         occ: list[tuple[int, str]] = []
         if self.deco_re is not None:
@@ -121,6 +150,15 @@ class Masker:
                     continue
                 buf[m.start():m.end()] = self.repl[m.group(1)]
                 occ.append((m.start(), m.group(1).decode(), m.end()))
+        if self.fdeco_re is not None:  # `ZSTD_DEPRECATED("...")`: the whole invocation goes
+            for m in self.fdeco_re.finditer(data):
+                close = None if _inside(pre, m.start()) else _match_paren(data, m.end() - 1)
+                if close is None:
+                    continue
+                for j in range(m.start(), close + 1):
+                    if buf[j] != 10:
+                        buf[j] = 32
+                occ.append((m.start(), m.group(1).decode(), close + 1))
         if self.ident_re is not None:
             for m in self.ident_re.finditer(data):
                 if _inside(pre, m.start()):
