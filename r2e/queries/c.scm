@@ -11,6 +11,9 @@
 (true) @reference.name
 (false) @reference.name
 
+; `s->Freq` where `#define Freq fc.freq`: a field name that is also a macro is a reference
+(field_expression field: (field_identifier) @reference.field)
+
 ; tag references (struct/union/enum namespaces)
 (struct_specifier name: (type_identifier) @reference.struct)
 (union_specifier name: (type_identifier) @reference.union)

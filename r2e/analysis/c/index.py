@@ -22,6 +22,8 @@ from r2e.analysis.tokens import count_tokens
 
 SCHEMA = 1
 IDENT = re.compile(r"[A-Za-z_]\w*")
+CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+COMMENT_TEXT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 BIG_INITIALIZER_TOKENS = 200  # a global larger than this is sliced as an extern declaration
 TYPEDEF_HEAD = re.compile(rb"\btypedef\s+(struct|union|enum)\s*(\w+)?\s*\{")
 TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
@@ -30,6 +32,7 @@ PASTED_TAG = re.compile(r"\b(struct|union|enum)\s+(\w+)\s*##")
 PASTED_NAME = re.compile(r"(?<![\w#])([A-Za-z_]\w{3,})\s*##")
 # kept despite a parse error: their text is still what compiles (an include with trailing blanks
 # gets a MISSING newline token from tree-sitter-c)
+GENERATED_KINDS = ("typedef", "enum", "struct", "union", "global")
 KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype", "include")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
@@ -109,11 +112,12 @@ class CIndexer:
         digest = hashlib.sha256(src.encode()).hexdigest()[:12]
         self.cache_key = f"c-{_grammar_version()}-{digest}-s{SCHEMA}"
 
-    def index(self, path: str, data: bytes, masker=None) -> CFileIndex:
-        """Index `data`; `masker` (see masking.py) hides decoration macros from the parser."""
+    def index(self, path: str, data: bytes, masker=None, nested: bool = False) -> CFileIndex:
+        """Index `data`; `masker` (see masking.py) hides decoration macros from the parser and finds
+        top-level macro invocations, which become `expansion` units (`nested`: indexing an expansion)."""
         from tree_sitter import QueryCursor
 
-        parsed, occurrences = masker.mask(data) if masker is not None else (data, [])
+        parsed, occurrences, calls = masker.mask(data, invocations=not nested) if masker is not None else (data, [], [])
         tree = self.parser.parse(parsed)
         b = _Builder(path, data, parsed, occurrences, masker.static_names if masker is not None else set())
         top = [c for c in tree.root_node.named_children if c.type != "comment"]
@@ -125,6 +129,8 @@ class CIndexer:
         spans = sorted((p.start, p.end, i) for i, p in enumerate(b.pending))
         starts = [s for s, _, _ in spans]
         caps = QueryCursor(self.query).captures(tree.root_node)
+
+        macro_names = masker.object_macros if masker is not None else set()
 
         def owner(node):
             i = bisect_right(starts, node.start_byte) - 1
@@ -143,6 +149,10 @@ class CIndexer:
                     p.names.add((n.start_byte, n.text.decode("utf-8", "replace")))
                 elif cname in ("reference.struct", "reference.union", "reference.enum"):
                     p.tags.add((n.start_byte, cname.split(".")[1] + ":" + n.text.decode("utf-8", "replace")))
+                elif cname == "reference.field":
+                    name = n.text.decode("utf-8", "replace")
+                    if name in macro_names:
+                        p.names.add((n.start_byte, name))
                 elif cname == "definition.local":
                     p.locals.add(n.text.decode("utf-8", "replace"))
                 elif cname == "reference.macro_text":
@@ -166,11 +176,42 @@ class CIndexer:
             q.tags = {x for x in fp.tags if x[0] < end}
             q.locals = fp.locals
             q.finish()
+        if masker is not None and not nested:
+            for start, end, name in calls:
+                b.expansion(start, end, name, self._expanded(data[start:end].decode("utf-8", "replace"), masker))
+            for u in units:
+                if u.kind in GENERATED_KINDS and masker.generators & set(CALLED.findall(_code(u.text))):
+                    defines, refs = self._expanded(u.text, masker)  # X-macro lists filling an enum
+                    u.defines = tuple(dict.fromkeys([*u.defines, *defines]))
+                    u.refs = tuple(sorted(set(u.refs) | (refs - set(u.defines))))
+                    b.count("x_macro_units")
         text = data.decode("utf-8", "replace")
         lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         generated = bool(GENERATED.search(text[:2000]))
         return CFileIndex(path=path, units=units, lines=lines, tokens=count_tokens(text),
                           stats=dict(b.stats), generated=generated)
+
+
+    def _expanded(self, text: str, masker) -> tuple[list[str], set[str]]:
+        """(names the macro expansion of `text` defines, names it needs): the expansion is indexed
+        like any source; the macros expanded count as needed (the slice keeps the invocation)."""
+        expander = masker.expander
+        code = expander.expand(_code(text))
+        used = set(expander.used)
+        fi = self.index("<expansion>", code.encode("utf-8"), masker, nested=True)
+        defines: list[str] = []
+        refs: set[str] = set(used)
+        for u in fi.units:
+            if u.kind in ("function", "typedef", "struct", "union", "enum", "global", "prototype"):
+                defines += [d for d in u.defines if d not in defines]
+            if u.kind != "fproto":
+                refs |= set(u.refs) | set(u.calls)
+        return defines, refs - set(defines)
+
+
+def _code(text: str) -> str:
+    """C text without comments (a word in a comment is no macro call)."""
+    return COMMENT_TEXT.sub(" ", text)
 
 
 def _txt(data: bytes, node) -> str:
@@ -268,6 +309,7 @@ class _Builder:
         self.seen_functions: dict[str, tuple] = {}
         self.last_comment = None  # (end_row, start_row, text) of the last top-level comment
         self.protos: list = []  # (fproto unit, the function's _Pending, end byte of the signature)
+        self.regions: list[tuple[int, int, tuple]] = []  # byte spans of #if branches and their conds
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -344,6 +386,7 @@ class _Builder:
             if cond.startswith("!"):
                 self.items(body, conds)
         else:
+            self.regions.append((n.start_byte, alt.start_byte if alt is not None else n.end_byte, conds + (cond,)))
             self.items(body, conds + (cond,))
         negations = [cond]
         while alt is not None:
@@ -364,6 +407,7 @@ class _Builder:
                     skip2 = {cn.id} if cn is not None else set()
                 nxt = alt.child_by_field_name("alternative")
                 body2 = [c for c in alt.children if c.id not in skip2 and (nxt is None or c.id != nxt.id) and not c.type.startswith("#")]
+                self.regions.append((alt.start_byte, nxt.start_byte if nxt is not None else alt.end_byte, conds + neg + (c2,)))
                 self.items(body2, conds + neg + (c2,))
                 negations.append(c2)
                 alt = nxt
@@ -372,6 +416,7 @@ class _Builder:
                 if _is_cplusplus(cond) and not cond.startswith("!"):
                     self.items(body2, conds)
                 elif not _is_cplusplus(cond):
+                    self.regions.append((alt.start_byte, alt.end_byte, conds + neg))
                     self.items(body2, conds + neg)
                 alt = None
 
@@ -436,6 +481,31 @@ class _Builder:
             u.refs = tuple(sorted(idents))
             self.units.append(u)
             self.count("typedefs_recovered_by_text")
+
+    # ------------------------------------------------------------ units
+    def conds_at(self, pos: int) -> tuple:
+        """The #if conditions around byte `pos` (innermost branch holding it)."""
+        best = None
+        for a, b, conds in self.regions:
+            if a <= pos < b and (best is None or b - a < best[1] - best[0]):
+                best = (a, b, conds)
+        return best[2] if best else ()
+
+    def expansion(self, start: int, end: int, name: str, expanded: tuple[list[str], set[str]]) -> None:
+        """A top-level macro invocation (`BROTLI_MIN_MAX(size_t)`): a unit defining what it expands to."""
+        defines, refs = expanded
+        text = self.data[start:end].decode("utf-8", "replace")
+        line = self.data.count(b"\n", 0, start) + 1
+        conds = self.conds_at(start)
+        u = CUnit(uid=f"{self.path}::expansion:{name}:{line}", path=self.path, kind="expansion", name=name,
+                  start_line=line, end_line=line + text.count("\n"), text=text, defines=tuple(defines),
+                  conds=conds, tokens=count_tokens(text), info={"_s": start, "_e": end})
+        cond_names = {w for c in conds for w in IDENT.findall(c)} - {"defined"}
+        u.refs = tuple(sorted((refs | set(IDENT.findall(text)) | cond_names) - set(defines) - C_KEYWORDS))
+        # in source order: the slice orders declarations by their place in the translation unit
+        at = next((i for i, v in enumerate(self.units) if v.info.get("_s", -1) > start), len(self.units))
+        self.units.insert(at, u)
+        self.count("macro_expansions")
 
     # ------------------------------------------------------------ units
     def add(self, node, kind: str, name: str, defines, conds, own=(), start_node=None, end_node=None,

@@ -12,6 +12,9 @@ masked occurrence is reported so the unit using it still references (and slices)
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+
+from r2e.analysis.c.expand import Expander
 
 DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?((?:[^\n]*\\\r?\n)*[^\n]*)", re.M)
 ATTR = re.compile(rb"\[\[[^\]]*\]\]|(?:__(?:attribute|declspec)(?:__)?|_Pragma|__pragma)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
@@ -46,6 +49,22 @@ class MacroTable:
                 self.functions.setdefault(name, []).append((ps, body))
                 if len(ps) == 1 and ps[0] and body in (ps[0], b"(" + ps[0] + b")"):
                     self.identity.add(name)
+
+    def generators(self) -> set[bytes]:
+        """Function-like macros whose expansion may define something (non-empty, not decorations)."""
+        deco = self.function_decorations()
+        return {n for n, defs in self.functions.items()
+                if n not in deco and n not in self.identity and any(body for _, body in defs)}
+
+    def expander(self) -> Expander:
+        """An expander over the first non-empty definition of every macro (#if variants aside)."""
+        functions = {}
+        for name, defs in self.functions.items():
+            params, body = next(((p, b) for p, b in defs if b), defs[0])
+            functions[name.decode()] = ([p.decode() for p in params], body.decode("utf-8", "replace"))
+        objects = {name.decode(): next((b for b in bodies if b), b"").decode("utf-8", "replace")
+                   for name, bodies in self.bodies.items()}
+        return Expander(functions, objects)
 
     def function_decorations(self) -> set[bytes]:
         """Function-like macros that only ever expand to attributes or nothing (`ZSTD_DEPRECATED(msg)`,
@@ -115,13 +134,30 @@ class Masker:
         self.deco_re = re.compile(rb"\b(" + b"|".join(map(re.escape, names)) + rb")\b") if names else None
         ids = sorted(table.identity, key=len, reverse=True)
         self.ident_re = re.compile(rb"\b(" + b"|".join(map(re.escape, ids)) + rb")\s*\(") if ids else None
+        self.generators = {g.decode() for g in table.generators()}
+        self.object_macros = {n.decode() for n in table.bodies}
+        self.table = table
+        self._expander = None
         fdeco = sorted(table.function_decorations(), key=len, reverse=True)
         self.fdeco_re = re.compile(rb"\b(" + b"|".join(map(re.escape, fdeco)) + rb")\s*\(") if fdeco else None
 
-    def mask(self, data: bytes) -> tuple[bytes, list[tuple[int, str, int]]]:
-        """(bytes the parser sees, masked occurrences as (start, macro name, end))."""
+    @property
+    def expander(self) -> Expander:
+        if self._expander is None:
+            self._expander = self.table.expander()
+        return self._expander
+
+    def mask(self, data: bytes, invocations: bool = True) -> tuple[bytes, list[tuple[int, str, int]], list[tuple[int, int, str]]]:
+        """(bytes the parser sees, masked occurrences as (start, macro name, end), top-level macro
+        invocations as (start, end, macro name)). Invocations are blanked: left in, they make
+        tree-sitter swallow the declarations around them into ERROR nodes."""
         buf = bytearray(data)
         pre = _preprocessor_spans(data)
+        calls = top_level_invocations(data, pre, self.generators) if invocations and self.generators else []
+        for a, b, _ in calls:
+            for j in range(a, b):
+                if buf[j] != 10:
+                    buf[j] = 32
         for a, b in pre:  # a comment inside a #define ends tree-sitter's macro body early
             if b"/*" in data[a:b] and DEFINE_START.match(data, a):
                 for m in COMMENT.finditer(data, a, b):
@@ -142,7 +178,7 @@ class Masker:
                     if buf[j] != 10:
                         buf[j] = 32
         if self.deco_re is None and self.ident_re is None and self.fdeco_re is None:
-            return bytes(buf), []
+            return bytes(buf), [], calls
         occ: list[tuple[int, str]] = []
         if self.deco_re is not None:
             for m in self.deco_re.finditer(data):
@@ -169,7 +205,73 @@ class Masker:
                 buf[m.start():m.end()] = b" " * (m.end() - m.start())
                 buf[close] = ord(" ")
                 occ.append((m.start(), m.group(1).decode(), m.end()))
-        return bytes(buf), occ
+        return bytes(buf), occ, calls
+
+
+SCAN = re.compile(rb'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|[{}]', re.S)
+CALL_AT_LINE = re.compile(rb"^[ \t]*([A-Za-z_]\w*)[ \t]*\(", re.M)
+NEXT_CALL = re.compile(rb"[ \t]*([A-Za-z_]\w*)[ \t]*\(")
+
+
+def top_level_invocations(data: bytes, pre, generators: set[str]) -> list[tuple[int, int, str]]:
+    """`BROTLI_MIN_MAX(size_t)`, `C(sse3, 0)`: invocations of function-like macros standing alone at
+    file scope (brace depth 0, after a `;`, `}` or `)` or at the start), as (start, end, name)."""
+    skip: list[tuple[int, int]] = list(pre)
+    braces: list[tuple[int, int]] = []  # (position, depth after it)
+    depth = 0
+    for m in SCAN.finditer(data):
+        c = data[m.start()]
+        if c in (123, 125):  # { }
+            if _inside(pre, m.start()):
+                continue
+            depth = depth + 1 if c == 123 else max(0, depth - 1)
+            braces.append((m.start(), depth))
+        else:
+            skip.append((m.start(), m.end()))
+    skip.sort()
+    positions = [p for p, _ in braces]
+
+    def depth_at(pos: int) -> int:
+        i = bisect_right(positions, pos) - 1
+        return braces[i][1] if i >= 0 else 0
+
+    def prev_char(pos: int) -> int | None:
+        j = pos - 1
+        while j >= 0:
+            if data[j] in b" \t\r\n":
+                j -= 1
+                continue
+            k = bisect_right(skip, (j, float("inf"))) - 1
+            if k >= 0 and skip[k][0] <= j < skip[k][1]:
+                j = skip[k][0] - 1
+                continue
+            return data[j]
+        return None
+
+    out: list[tuple[int, int, str]] = []
+    for m in CALL_AT_LINE.finditer(data):
+        name = m.group(1).decode()
+        start = m.start(1)
+        if name not in generators or _inside(skip, start) or depth_at(start) != 0:
+            continue
+        if out and out[-1][1] > start:
+            continue
+        if prev_char(start) not in (None, 59, 125, 41):  # ; } )
+            continue
+        while True:
+            close = _match_paren(data, m.end() - 1)
+            if close is None:
+                break
+            end = close + 1
+            semi = re.match(rb"[ \t]*;", data[end:end + 64])
+            if semi:
+                end += semi.end()
+            out.append((start, end, name))
+            m = NEXT_CALL.match(data, end)  # `A(x) A(y)` on one line
+            if m is None or m.group(1).decode() not in generators:
+                break
+            name, start = m.group(1).decode(), m.start(1)
+    return out
 
 
 def _preprocessor_spans(data: bytes) -> list[tuple[int, int]]:

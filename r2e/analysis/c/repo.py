@@ -18,7 +18,7 @@ from r2e.analysis.c.includes import IncludeResolver
 from r2e.analysis.c.index import CFileIndex, CUnit
 
 MAX_PASTED = 64
-DECL_KINDS = ("macro", "typedef", "struct", "union", "enum", "global", "prototype", "fproto")
+DECL_KINDS = ("macro", "typedef", "struct", "union", "enum", "global", "prototype", "fproto", "expansion")
 
 
 class CRepo:

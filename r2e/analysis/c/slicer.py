@@ -22,7 +22,8 @@ from r2e.analysis.tokens import count_tokens
 
 FEATURE_MACRO = re.compile(r"^_(?:[A-Z0-9]+_)*SOURCE$|^_FILE_OFFSET_BITS$|^_LARGEFILE\w*$")
 MAX_CALLEE_CANDIDATES = 200
-TAG_DEFINERS = ("struct", "union", "typedef", "global")
+DEFINED_ONLY = re.compile(r"defined\s*\(?\s*([A-Za-z_]\w*)\s*\)?")
+TAG_DEFINERS = ("struct", "union", "typedef", "global", "expansion")
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,13 @@ class Slicer:
         decls = [u for u in have.values() if u.uid not in def_uids and not (u.kind == "macro" and u.name in features)]
         ordered = self._order(decls, repo.flat_order(target.path))
         parts: list[tuple[str, CUnit | None]] = []
+        # `#ifdef ZLIB_DEBUG` around the target: define the switch, so code the compiler reads under the
+        # same switch (struct members, say) matches the target
+        macros = {u.name for u in have.values() if u.kind == "macro"}
+        switches = [m.group(1) for c in target.conds for m in [DEFINED_ONLY.fullmatch(c.strip())] if m]
+        switches = [x for x in dict.fromkeys(switches) if x not in macros]
+        if switches:
+            parts.append(("\n".join(f"#define {x} 1" for x in switches), None))
         parts += [(self._wrap(u, u.text, assumed), u) for u in features.values()]
         if tags:
             parts.append(("\n".join(t.replace(":", " ", 1) + ";" for t in tags), None))
@@ -199,7 +207,7 @@ class Slicer:
         def key(u: CUnit):
             if u.uid in flat:
                 return (flat[u.uid], 0, "", 0, u.uid)
-            kind_rank = -1 if u.kind == "include" else 0 if u.kind in ("macro", "struct", "union", "enum", "typedef") else 1 if u.kind == "global" else 2
+            kind_rank = -1 if u.kind == "include" else 0 if u.kind in ("macro", "struct", "union", "enum", "typedef") else 1 if u.kind in ("global", "expansion") else 2
             return (far, kind_rank, u.path, u.start_line, u.uid)
 
         by_name: dict[str, list[CUnit]] = {}
