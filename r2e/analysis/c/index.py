@@ -120,6 +120,7 @@ class CIndexer:
         parsed, occurrences, calls = masker.mask(data, invocations=not nested) if masker is not None else (data, [], [])
         tree = self.parser.parse(parsed)
         b = _Builder(path, data, parsed, occurrences, masker.static_names if masker is not None else set())
+        b.function_macros = masker.function_macros if masker is not None else set()
         top = [c for c in tree.root_node.named_children if c.type != "comment"]
         if len(top) == 1 and top[0].type == "preproc_ifdef":
             b.guard_id = top[0].id  # the only top-level node: maybe a header guard
@@ -303,6 +304,7 @@ class _Builder:
         self.guard_id = None
         self.in_error = 0  # > 0 while salvaging items out of an ERROR node
         self.static_names = {n.decode() if isinstance(n, bytes) else n for n in static_names}
+        self.function_macros: set[str] = set()  # `static void FN(Init)(...)`: a template, not a function
         self.units: list[CUnit] = []
         self.pending: list[_Pending] = []
         self.stats: dict[str, int] = {}
@@ -497,7 +499,8 @@ class _Builder:
         text = self.data[start:end].decode("utf-8", "replace")
         line = self.data.count(b"\n", 0, start) + 1
         conds = self.conds_at(start)
-        u = CUnit(uid=f"{self.path}::expansion:{name}:{line}", path=self.path, kind="expansion", name=name,
+        col = start - (self.data.rfind(b"\n", 0, start) + 1)  # `A(x) A(y)` share a line
+        u = CUnit(uid=f"{self.path}::expansion:{name}:{line}.{col}", path=self.path, kind="expansion", name=name,
                   start_line=line, end_line=line + text.count("\n"), text=text, defines=tuple(defines),
                   conds=conds, tokens=count_tokens(text), info={"_s": start, "_e": end})
         cond_names = {w for c in conds for w in IDENT.findall(c)} - {"defined"}
@@ -575,6 +578,10 @@ class _Builder:
             self.count("unnamed_functions")
             return
         name = _txt(self.data, ident)
+        if name in self.function_macros and ident.parent is not None and ident.parent.type == "function_declarator" \
+                and ident.parent.parent is not None and ident.parent.parent.type == "function_declarator":
+            self.count("macro_named_functions")  # its name exists only once a file instantiates it
+            return
         uid = f"{self.path}::{name}"
         if name in self.seen_functions:
             if self.seen_functions[name] == tuple(conds):

@@ -20,7 +20,7 @@ DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(\([^)\n]*\))?((?
 ATTR = re.compile(rb"\[\[[^\]]*\]\]|(?:__(?:attribute|declspec)(?:__)?|_Pragma|__pragma)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 KEYWORDS = {b"static", b"extern", b"inline", b"__inline", b"__inline__", b"const", b"volatile",
             b"register", b"__forceinline", b"_Noreturn", b"__extension__"}
-POSTFIX_OP = re.compile(rb"^\(?\s*[*/%]\s*\(?\s*[\w(]")
+POSTFIX_OP = re.compile(rb"^[*/%]\s*\(?\s*[\w(]")
 C_WORDS = {b"const", b"signed", b"volatile", b"void", b"char", b"short", b"int", b"long", b"float",
            b"double", b"unsigned", b"static", b"extern", b"inline", b"register", b"auto", b"restrict"}
 WORD = re.compile(rb"[A-Za-z_]\w*")
@@ -136,6 +136,7 @@ class Masker:
         self.ident_re = re.compile(rb"\b(" + b"|".join(map(re.escape, ids)) + rb")\s*\(") if ids else None
         self.generators = {g.decode() for g in table.generators()}
         self.object_macros = {n.decode() for n in table.bodies}
+        self.function_macros = {n.decode() for n in table.functions}
         self.table = table
         self._expander = None
         fdeco = sorted(table.function_decorations(), key=len, reverse=True)

@@ -22,6 +22,9 @@ from r2e.analysis.tokens import count_tokens
 
 FEATURE_MACRO = re.compile(r"^_(?:[A-Z0-9]+_)*SOURCE$|^_FILE_OFFSET_BITS$|^_LARGEFILE\w*$")
 MAX_CALLEE_CANDIDATES = 200
+# what the compiler or platform defines, never the project: not switched on for a target under them
+PLATFORM_NAMES = frozenset("WIN32 WIN64 WINDOWS WINAPI_FAMILY MSDOS OS2 UNIX LINUX VMS MACOS MACOSX AMIGA "
+                           "CYGWIN MINGW ANDROID EMSCRIPTEN".split())
 DEFINED_ONLY = re.compile(r"defined\s*\(?\s*([A-Za-z_]\w*)\s*\)?")
 TAG_DEFINERS = ("struct", "union", "typedef", "global", "expansion")
 
@@ -60,6 +63,8 @@ class Slicer:
                 for d in found:
                     if d.uid in have or d.uid in new or d.uid == start.uid:
                         continue
+                    if d.kind == "expansion" and d.name == u.name:
+                        continue  # a generator's pasted names are what its invocations define
                     new[d.uid] = d
                     todo.append(d)
         return new
@@ -160,7 +165,8 @@ class Slicer:
         # same switch (struct members, say) matches the target
         macros = {u.name for u in have.values() if u.kind == "macro"}
         switches = [m.group(1) for c in target.conds for m in [DEFINED_ONLY.fullmatch(c.strip())] if m]
-        switches = [x for x in dict.fromkeys(switches) if x not in macros]
+        switches = [x for x in dict.fromkeys(switches) if x not in macros and not x.startswith("_")
+                    and x.upper() not in PLATFORM_NAMES]
         if switches:
             parts.append(("\n".join(f"#define {x} 1" for x in switches), None))
         parts += [(self._wrap(u, u.text, assumed), u) for u in features.values()]
@@ -214,22 +220,28 @@ class Slicer:
         for u in units:
             for n in u.defines:
                 by_name.setdefault(n, []).append(u)
-        deps: dict[str, set[str]] = {}
-        users: dict[str, list[str]] = {}
+        deps: dict[str, set[str]] = {u.uid: set() for u in units}
         for u in units:
-            ds = set()
             # a macro body is only expanded where used: a macro follows only what its #if reads
             names = self._cond_names(u) if u.kind == "macro" else u.refs
+            conds = self._cond_names(u)
             own = set(u.defines)
             for r in names:
                 if r in own:  # `#ifndef X` around `#define X`, or #if variants of one name
                     continue
                 for d in by_name.get(r, ()):
-                    if d.uid != u.uid:
-                        ds.add(d.uid)
-            deps[u.uid] = ds
+                    if d.uid == u.uid:
+                        continue
+                    if r in conds and d.path == u.path and d.start_line > u.start_line:
+                        # `#ifndef X` + `f()` ... later `#define X f()`: the test saw X undefined,
+                        # so the definition of X must come after, as in the source
+                        deps[d.uid].add(u.uid)
+                    else:
+                        deps[u.uid].add(d.uid)
+        users: dict[str, list[str]] = {}
+        for uid, ds in deps.items():
             for d in ds:
-                users.setdefault(d, []).append(u.uid)
+                users.setdefault(d, []).append(uid)
         byuid = {u.uid: u for u in units}
         heap = [(key(u), u.uid) for u in units if not deps[u.uid]]
         heapq.heapify(heap)

@@ -1,0 +1,146 @@
+"""Macro-generated C: definitions made by macro invocations, X-macro enums, attribute macros.
+
+The shapes come from real libraries (brotli's BROTLI_MIN_MAX, zstd's cpuid X(name, r, bit) table,
+lz4frame's error-code X-macro, zstd's BMI2_TARGET_ATTRIBUTE / ZSTD_DEPRECATED); every slice is
+compiled with the machine's `cc`.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from r2e.analysis.c.ccheck import check_compiles
+from r2e.analysis.c.expand import Expander
+from r2e.analysis.c.extract import C_FILTERS, CExtractOptions, extract_c_repo, index_c_repo
+from r2e.analysis.c.masking import MacroTable, Masker
+from r2e.analysis.filters import FilterOptions
+
+ALL_OFF = CExtractOptions(filters=FilterOptions(disabled=frozenset(C_FILTERS)))
+
+PLATFORM_H = """
+    #ifndef PLATFORM_H
+    #define PLATFORM_H
+    #include <stddef.h>
+    #include <stdint.h>
+    #if defined(__GNUC__)
+    #  define TARGET_ATTRIBUTE(t) __attribute__((__target__(t)))
+    #else
+    #  define TARGET_ATTRIBUTE(t)
+    #endif
+    #define BMI2_TARGET_ATTRIBUTE TARGET_ATTRIBUTE("lzcnt,bmi,bmi2")
+    #define LIB_DEPRECATED(msg) __attribute__((deprecated(msg)))
+    #define MIN_MAX(T)                                                  \\
+      static inline T lib_min_ ## T (T a, T b) { return a < b ? a : b; } \\
+      static inline T lib_max_ ## T (T a, T b) { return a > b ? a : b; }
+    MIN_MAX(double) MIN_MAX(int)
+    MIN_MAX(size_t)
+    #undef MIN_MAX
+
+    #define LIST_ERRORS(ITEM) \\
+        ITEM(OK_NoError) ITEM(ERROR_GENERIC) ITEM(ERROR_maxCode)
+    #define GENERATE_ENUM(ENUM) LIB_##ENUM,
+    typedef enum { LIST_ERRORS(GENERATE_ENUM) _lib_dummy } lib_error_t;
+
+    typedef struct { unsigned f1c; } cpuid_t;
+    #define X(name, r, bit)                                   \\
+      static inline int cpuid_##name(cpuid_t const cpuid) {   \\
+        return ((cpuid.r) & (1U << bit)) != 0;                \\
+      }
+    #define C(name, bit) X(name, f1c, bit)
+      C(sse3, 0)
+      C(ssse3, 9)
+    #undef C
+    #undef X
+    #endif
+"""
+
+CODE_C = """
+    #include "platform.h"
+
+    /* clamp n to the buffer */
+    size_t clamp(size_t n, size_t cap) { return lib_min_size_t(n, cap); }
+
+    int has_sse(cpuid_t c) { return cpuid_sse3(c) && cpuid_ssse3(c); }
+
+    int is_error(unsigned code) { return code > (unsigned)LIB_ERROR_maxCode; }
+
+    BMI2_TARGET_ATTRIBUTE static int fast_path(int x) { return x * 2; }
+
+    int use_fast(int x) { return fast_path(x) + lib_max_int(x, 0); }
+
+    LIB_DEPRECATED("use clamp")
+    size_t old_clamp(size_t n);
+
+    size_t old_clamp(size_t n) { return clamp(n, 16); }
+
+    #ifdef LIB_DEBUG
+    struct trace { int depth; };
+    int trace_depth(struct trace *t) { return t->depth; }
+    #endif
+"""
+
+
+@pytest.fixture()
+def macro_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "macrolib"
+    root.mkdir()
+    (root / "platform.h").write_text(textwrap.dedent(PLATFORM_H).lstrip(), encoding="utf-8")
+    (root / "code.c").write_text(textwrap.dedent(CODE_C).lstrip(), encoding="utf-8")
+    return root
+
+
+def test_expander_follows_the_standard_rules():
+    e = Expander({"X": (["name", "r", "bit"], "static int f_##name(int v) { return (v.r << bit) != 0; }"),
+                  "C": (["name", "bit"], "X(name, f1c, bit)"),
+                  "L": (["ITEM"], "ITEM(A) ITEM(B)"), "G": (["E"], "P_##E,"),
+                  "S": (["x"], "#x"), "V": (["f", "..."], "f(__VA_ARGS__)"), "R": (["x"], "R(x) + 1")},
+                 {"STATIC": "static inline"})
+    assert e.expand("C(sse3, 0)") == "static int f_sse3 ( int v ) { return ( v . f1c << 0 ) != 0 ; }"
+    assert e.expand("enum { L(G) }") == "enum { P_A , P_B , }"
+    assert e.expand('S(a "b")') == '"a \\"b\\""'
+    assert e.expand("V(g, 1, 2)") == "g ( 1 , 2 )"
+    assert e.expand("R(3)") == "R ( 3 ) + 1"  # a macro is not re-expanded inside itself
+    assert e.expand("STATIC int x;") == "static inline int x ;" and e.used == {"STATIC"}
+
+
+def test_top_level_invocations_are_found_and_blanked(macro_tree):
+    table = MacroTable()
+    for f in macro_tree.iterdir():
+        table.scan(f.read_bytes())
+    data = (macro_tree / "platform.h").read_bytes()
+    parsed, _, calls = Masker(table).mask(data)
+    names = [name for _, _, name in calls]
+    assert names == ["MIN_MAX", "MIN_MAX", "MIN_MAX", "C", "C"]
+    for start, end, _ in calls:  # hidden from the parser, offsets unchanged
+        assert len(parsed) == len(data) and not parsed[start:end].strip()
+    assert "TARGET_ATTRIBUTE" in {n.decode() for n in table.function_decorations()}
+    assert "LIB_DEPRECATED" in {n.decode() for n in table.function_decorations()}
+
+
+def test_generated_definitions_are_indexed(macro_tree):
+    repo, skipped, _ = index_c_repo(macro_tree)
+    units = repo.files["platform.h"].units
+    expansions = {u.text.strip(): u for u in units if u.kind == "expansion"}
+    assert set(expansions["MIN_MAX(size_t)"].defines) == {"lib_min_size_t", "lib_max_size_t"}
+    assert set(expansions["C(sse3, 0)"].defines) == {"cpuid_sse3"}
+    enum = next(u for u in units if u.kind == "typedef" and u.name == "lib_error_t")
+    assert {"LIB_OK_NoError", "LIB_ERROR_GENERIC", "LIB_ERROR_maxCode"} <= set(enum.defines)
+    assert skipped["macro_expansions"] == 5
+    # the attribute-decorated definition and the deprecated prototype are found
+    code = {(u.kind, u.name) for u in repo.files["code.c"].units}
+    assert ("function", "fast_path") in code and ("prototype", "old_clamp") in code
+
+
+def test_slices_of_functions_using_generated_code_compile(macro_tree):
+    records, stats = extract_c_repo(macro_tree, "macrolib", ALL_OFF)
+    recs = {r["name"]: r for r in records}
+    assert {"clamp", "has_sse", "is_error", "fast_path", "use_fast", "old_clamp", "trace_depth"} <= set(recs)
+    for name in ("clamp", "has_sse", "is_error", "fast_path", "use_fast", "old_clamp", "trace_depth"):
+        ok, err = check_compiles(recs[name]["context"])
+        assert ok, f"{name}: {err}\n{recs[name]['context']}"
+    assert "MIN_MAX(size_t)" in recs["clamp"]["context"]
+    assert "MIN_MAX(double)" not in recs["clamp"]["context"]  # only the invocation that is needed
+    assert "#define LIB_DEBUG 1" in recs["trace_depth"]["context"]
