@@ -26,6 +26,24 @@ class Expander:
         self.objects = {n: TOKEN.findall(body) for n, body in objects.items()}
         self.used: set[str] = set()  # macros expanded by the last `expand` call
 
+    def copy(self) -> "Expander":
+        """An independent expander with the same definitions (token lists are never mutated)."""
+        new = Expander({}, {})
+        new.functions, new.objects = dict(self.functions), dict(self.objects)
+        return new
+
+    def define(self, name: str, params: list[str] | None, body: str) -> None:
+        """`#define` (params None: object-like), replacing any earlier definition."""
+        self.undef(name)
+        if params is None:
+            self.objects[name] = TOKEN.findall(body)
+        else:
+            self.functions[name] = (params, TOKEN.findall(body))
+
+    def undef(self, name: str) -> None:
+        self.functions.pop(name, None)
+        self.objects.pop(name, None)
+
     def expand(self, text: str) -> str:
         """The text with every known macro expanded (tokens joined by single spaces)."""
         self.used = set()

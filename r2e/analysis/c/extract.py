@@ -22,11 +22,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from r2e.analysis.c.includes import include_dirs
+from r2e.analysis.c.includes import IncludeResolver, include_dirs
 from r2e.analysis.c.index import CFileIndex, CIndexer, CUnit
 from r2e.analysis.c.masking import Masker, MacroTable
 from r2e.analysis.c.repo import CRepo
 from r2e.analysis.c.slicer import Slicer
+from r2e.analysis.c.templates import instantiate
 from r2e.analysis.filters import FilterOptions, words
 from r2e.analysis.tokens import METHOD as TOKEN_METHOD
 from r2e.analysis.walk import MAX_BYTES, walk
@@ -91,6 +92,7 @@ def index_c_repo(root: str | Path, indexer: CIndexer | None = None, max_bytes: i
             skipped[k] += v
         files[rel] = fi
     dirs, source = include_dirs(root, sorted(files))
+    skipped.update(instantiate(files, blobs, IncludeResolver(sorted(files), dirs), indexer, masker))
     repo = CRepo(files, dirs)
     skipped["unresolved_local_includes"] += repo.unresolved_includes
     info = {"include_dirs": dirs, "include_dirs_from": source, "examples": dict(found.examples)}

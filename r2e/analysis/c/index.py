@@ -133,42 +133,26 @@ class CIndexer:
 
         macro_names = masker.object_macros if masker is not None else set()
 
-        def owner(node):
-            i = bisect_right(starts, node.start_byte) - 1
-            if i >= 0 and node.end_byte <= spans[i][1]:
-                return b.pending[spans[i][2]]
-            return None
+        def owners(start: int, end: int) -> list:
+            """The unit holding [start, end) and the units enclosing it (a function around the
+            #define in its body): each reads what the inner one reads."""
+            i = bisect_right(starts, start) - 1
+            p = b.pending[spans[i][2]] if i >= 0 else None
+            while p is not None and not (p.start <= start and end <= p.end):
+                p = p.parent
+            out = []
+            while p is not None:
+                out.append(p)
+                p = p.parent
+            return out
 
         for cname, nodes in caps.items():
             for n in nodes:
-                p = owner(n)
-                if p is None:
-                    continue
-                if cname == "reference.call":
-                    p.calls.add(n.text.decode("utf-8", "replace"))
-                elif cname in ("reference.name", "reference.type"):
-                    p.names.add((n.start_byte, n.text.decode("utf-8", "replace")))
-                elif cname in ("reference.struct", "reference.union", "reference.enum"):
-                    p.tags.add((n.start_byte, cname.split(".")[1] + ":" + n.text.decode("utf-8", "replace")))
-                elif cname == "reference.field":
-                    name = n.text.decode("utf-8", "replace")
-                    if name in macro_names:
-                        p.names.add((n.start_byte, name))
-                elif cname == "definition.local":
-                    p.locals.add(n.text.decode("utf-8", "replace"))
-                elif cname == "reference.macro_text":
-                    body = n.text.decode("utf-8", "replace")
-                    for m in IDENT.finditer(body):
-                        p.macro_idents.add(m.group())
-                    for m in PASTED_TAG.finditer(body):  # `struct sdshdr##T`: every tag sdshdr...
-                        p.macro_idents.add(f"{m.group(1)}:{m.group(2)}*")
-                    for m in PASTED_NAME.finditer(body):  # `ZSTD_error_##name`: every ZSTD_error_...
-                        if m.group(1) not in ("struct", "union", "enum"):
-                            p.macro_idents.add(f"{m.group(1)}*")
-        for pos, name, _ in occurrences:  # a masked macro is still a reference of the unit using it
-            i = bisect_right(starts, pos) - 1
-            if i >= 0 and pos < spans[i][1]:
-                b.pending[spans[i][2]].names.add((pos, name))
+                for p in owners(n.start_byte, n.end_byte):
+                    p.bucket(cname, n, macro_names)
+        for pos, name, end in occurrences:  # a masked macro is still a reference of the unit using it
+            for p in owners(pos, max(pos + 1, end)):
+                p.names.add((pos, name))
         for p in b.pending:
             p.finish()
         for u, fp, end in b.protos:
@@ -181,7 +165,7 @@ class CIndexer:
             for start, end, name in calls:
                 b.expansion(start, end, name, self._expanded(data[start:end].decode("utf-8", "replace"), masker))
             for u in units:
-                if u.kind in GENERATED_KINDS and masker.generators & set(CALLED.findall(_code(u.text))):
+                if u.kind in GENERATED_KINDS and masker.generators & set(CALLED.findall(strip_comments(u.text))):
                     defines, refs = self._expanded(u.text, masker)  # X-macro lists filling an enum
                     u.defines = tuple(dict.fromkeys([*u.defines, *defines]))
                     u.refs = tuple(sorted(set(u.refs) | (refs - set(u.defines))))
@@ -197,7 +181,7 @@ class CIndexer:
         """(names the macro expansion of `text` defines, names it needs): the expansion is indexed
         like any source; the macros expanded count as needed (the slice keeps the invocation)."""
         expander = masker.expander
-        code = expander.expand(_code(text))
+        code = expander.expand(strip_comments(text))
         used = set(expander.used)
         fi = self.index("<expansion>", code.encode("utf-8"), masker, nested=True)
         defines: list[str] = []
@@ -210,7 +194,7 @@ class CIndexer:
         return defines, refs - set(defines)
 
 
-def _code(text: str) -> str:
+def strip_comments(text: str) -> str:
     """C text without comments (a word in a comment is no macro call)."""
     return COMMENT_TEXT.sub(" ", text)
 
@@ -259,7 +243,7 @@ def function_declarator(node):
 
 
 class _Pending:
-    __slots__ = ("unit", "start", "end", "names", "tags", "calls", "macro_idents", "own", "locals")
+    __slots__ = ("unit", "start", "end", "names", "tags", "calls", "macro_idents", "own", "locals", "parent")
 
     def __init__(self, unit: CUnit, start: int, end: int, own_ranges=()):
         self.unit = unit
@@ -270,6 +254,31 @@ class _Pending:
         self.macro_idents: set[str] = set()
         self.own = own_ranges  # byte offsets of the defining identifiers (not references)
         self.locals: set[str] = set()  # parameters and block-scope names (functions only)
+        self.parent: _Pending | None = None  # the function whose body holds this #define
+
+    def bucket(self, cname: str, n, macro_names: set[str]) -> None:
+        """One query capture inside this unit."""
+        if cname == "reference.call":
+            self.calls.add(n.text.decode("utf-8", "replace"))
+        elif cname in ("reference.name", "reference.type"):
+            self.names.add((n.start_byte, n.text.decode("utf-8", "replace")))
+        elif cname in ("reference.struct", "reference.union", "reference.enum"):
+            self.tags.add((n.start_byte, cname.split(".")[1] + ":" + n.text.decode("utf-8", "replace")))
+        elif cname == "reference.field":
+            name = n.text.decode("utf-8", "replace")
+            if name in macro_names:
+                self.names.add((n.start_byte, name))
+        elif cname == "definition.local":
+            self.locals.add(n.text.decode("utf-8", "replace"))
+        elif cname == "reference.macro_text":
+            body = n.text.decode("utf-8", "replace")
+            for m in IDENT.finditer(body):
+                self.macro_idents.add(m.group())
+            for m in PASTED_TAG.finditer(body):  # `struct sdshdr##T`: every tag sdshdr...
+                self.macro_idents.add(f"{m.group(1)}:{m.group(2)}*")
+            for m in PASTED_NAME.finditer(body):  # `ZSTD_error_##name`: every ZSTD_error_...
+                if m.group(1) not in ("struct", "union", "enum"):
+                    self.macro_idents.add(f"{m.group(1)}*")
 
     def finish(self) -> None:
         u = self.unit
@@ -303,6 +312,8 @@ class _Builder:
         self.occ_ends = [o[2] for o in self.occ_by_end]
         self.guard_id = None
         self.in_error = 0  # > 0 while salvaging items out of an ERROR node
+        self.macros_only = 0  # > 0 while collecting the #defines of a function body
+        self.enclosing: _Pending | None = None  # the function being walked for its #defines
         self.static_names = {n.decode() if isinstance(n, bytes) else n for n in static_names}
         self.function_macros: set[str] = set()  # `static void FN(Init)(...)`: a template, not a function
         self.units: list[CUnit] = []
@@ -323,6 +334,9 @@ class _Builder:
         while i < len(children):
             n = children[i]
             t = n.type
+            if self.macros_only and t not in ("preproc_ifdef", "preproc_if", "preproc_def", "preproc_function_def"):
+                i += 1
+                continue
             if t == "comment":
                 self.last_comment = (n.end_point[0], n.start_point[0], _txt(self.data, n))
             elif t in ("preproc_ifdef", "preproc_if"):
@@ -542,6 +556,7 @@ class _Builder:
             self.protos.append((u, self.pending[-1], e))
         else:
             self.pending.append(_Pending(u, s, e, own))
+            self.pending[-1].parent = self.enclosing
         return u
 
     def _is_static(self, node, until: int | None = None) -> bool:
@@ -613,6 +628,11 @@ class _Builder:
         if u is None:
             return
         self.seen_functions.setdefault(name, tuple(conds))
+        self.macros_only += 1  # macros have no scope: one defined inside a body serves the whole file
+        self.enclosing = next(p for p in reversed(self.pending) if p.unit is u)
+        self.items(body.children, conds)
+        self.enclosing = None
+        self.macros_only -= 1
         u.static = static
         # the synthesized prototype: refs are those of the signature only
         p = self.add(n, "fproto", name, (name,), conds, own=(ident.start_byte,), end_node=decl if not kr else params,

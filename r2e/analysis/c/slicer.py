@@ -205,6 +205,25 @@ class Slicer:
         opening = "\n".join(f"#if {c}" for c in conds)
         return f"{opening}\n{text}\n" + "\n".join("#endif" for _ in conds)
 
+    @staticmethod
+    def _expands_to(macro: CUnit, by_name: dict[str, list[CUnit]], user: str) -> set[str]:
+        """Non-macro units of the slice named by a macro's body, through nested macros."""
+        out: set[str] = set()
+        seen = {macro.uid}
+        todo = [macro]
+        while todo:
+            m = todo.pop()
+            for r in m.refs:
+                for d in by_name.get(r, ()):
+                    if d.uid in seen or d.uid == user:
+                        continue
+                    seen.add(d.uid)
+                    if d.kind == "macro":
+                        todo.append(d)
+                    else:
+                        out.add(d.uid)
+        return out
+
     def _order(self, units: list[CUnit], flat: dict[str, int]) -> list[CUnit]:
         """Preprocessing order of the target's translation unit, fixed so each unit follows what it
         references; units from outside it come after, includes first."""
@@ -238,6 +257,10 @@ class Slicer:
                         deps[d.uid].add(u.uid)
                     else:
                         deps[u.uid].add(d.uid)
+                        if d.kind == "macro" and u.kind != "macro":
+                            # `#define State StateInternal` used in a prototype: the prototype also
+                            # follows what the macro expands to
+                            deps[u.uid] |= self._expands_to(d, by_name, u.uid)
         users: dict[str, list[str]] = {}
         for uid, ds in deps.items():
             for d in ds:
