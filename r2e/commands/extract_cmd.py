@@ -14,7 +14,7 @@ from r2e.workspace import Workspace, check_experiment_name
 
 CACHE_NAME = "parse"
 # filters that only some languages report the facts for (see r2e/analysis/filters.py)
-FILTER_SCOPE = {"dunder": " (Python)", "main": " (C)", "test_file": " (C)", "generated": " (C)"}
+FILTER_SCOPE = {"main": " (C)", "test_file": " (C)", "generated": " (C)"}
 
 
 def extract_dir(ws: Workspace, exp: str) -> Path:
