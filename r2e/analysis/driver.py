@@ -85,8 +85,10 @@ def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1,
         except OSError:
             skipped["unreadable"] += 1
     # a language whose files parse in the light of the whole repository (C macros) prepares first
-    prepared = {lang: get_adapter(lang).prepare(root, by_path) for lang, by_path in sorted(blobs.items())
-                if hasattr(get_adapter(lang), "prepare")}
+    prepared = {}
+    for lang, by_path in sorted(blobs.items()):
+        if hasattr(get_adapter(lang), "prepare"):
+            prepared[lang] = get_adapter(lang).prepare(root, by_path)
     loaded: dict[str, tuple] = {}
     misses: list[tuple[str, str, bytes, str]] = []
     for rel, lang in found.files:
