@@ -25,6 +25,8 @@ _UNIT_FIELDS = {f.name for f in fields(Unit)}
 # CUnit fields the seam's Unit lacks (text, conds, static, and any the C index grows later)
 _C_ONLY = tuple(f.name for f in fields(CUnit) if f.name not in _UNIT_FIELDS)
 _SHARED = tuple(f.name for f in fields(CUnit) if f.name in _UNIT_FIELDS and f.name != "info")
+# CFileIndex fields kept in FileIndex.info (`stats` as `counts`, which the summary reports)
+_FILE_EXTRA = tuple(f.name for f in fields(CFileIndex) if f.name not in ("path", "units", "lines", "tokens", "stats"))
 
 
 def to_unit(cu: CUnit) -> Unit:
@@ -46,14 +48,14 @@ def to_file_index(fi: CFileIndex) -> FileIndex:
     return FileIndex(
         path=fi.path, lang="c", units=tuple(to_unit(u) for u in fi.units), lines=fi.lines, tokens=fi.tokens,
         syntax_error=bool(fi.stats.get("error_nodes")),
-        info={"generated": fi.generated, "counts": dict(fi.stats)},
+        info={"counts": dict(fi.stats), **{k: getattr(fi, k) for k in _FILE_EXTRA}},
     )
 
 
 def to_cfile_index(index: FileIndex) -> CFileIndex:
     return CFileIndex(path=index.path, units=[to_cunit(u) for u in index.units], lines=index.lines,
                       tokens=index.tokens, stats=dict(index.info.get("counts", {})),
-                      generated=bool(index.info.get("generated")))
+                      **{k: index.info[k] for k in _FILE_EXTRA if k in index.info})
 
 
 @dataclass
