@@ -17,9 +17,12 @@ class ParseCache:
         self.root = Path(root) / f"v{SCHEMA}" if root else None
         self.hits = self.misses = 0
 
-    def key(self, adapter_key: str, path: str, data: bytes) -> str:
+    def key(self, adapter_key: str, path: str, data: bytes, repo_key: str = "") -> str:
+        """`repo_key`: what else in the repository the parse depends on (C: its decoration macros)."""
         h = hashlib.sha256(data)
         h.update(b"\0" + path.encode("utf-8", "surrogateescape"))
+        if repo_key:  # only hashed when present, so keys of languages without one stay as they were
+            h.update(b"\0" + repo_key.encode())
         return f"{adapter_key}/{h.hexdigest()[:2]}/{h.hexdigest()}"
 
     def get(self, key: str) -> FileIndex | None:

@@ -13,7 +13,7 @@ from r2e.analysis.languages import extension_map, get_adapter
 from r2e.analysis.records import CLASS, SourceFile
 from r2e.analysis.slicing import build_slice
 from r2e.analysis.tokens import METHOD as TOKEN_METHOD
-from r2e.analysis.walk import walk
+from r2e.analysis.walk import MAX_BYTES, walk
 
 
 PARALLEL_MIN = 50  # files per worker below which parsing stays in-process
@@ -26,6 +26,8 @@ class ExtractOptions:
     max_context_tokens: int | None = 6000
     cache_dir: str | None = None
     index_workers: int = 1  # processes parsing the files of one repository
+    max_file_bytes: int = MAX_BYTES  # larger files (amalgamations, generated tables) are skipped, counted
+    languages: tuple[str, ...] | None = None  # only these languages (None: every registered one)
 
 
 @dataclass
@@ -37,37 +39,64 @@ class RepoIndex:
     skipped: Counter
     examples: dict[str, str]
     cache_hits: int = 0
+    prepared: dict = field(default_factory=dict)  # lang -> the adapter's repository-wide preparation
     _resolvers: dict = field(default_factory=dict)
 
     def resolver(self, lang: str):
         if lang not in self._resolvers:
-            self._resolvers[lang] = get_adapter(lang).resolver(self.files[lang])
+            adapter, files = get_adapter(lang), self.files[lang]
+            prep = self.prepared.get(lang)
+            self._resolvers[lang] = adapter.resolver(files) if prep is None else adapter.resolver(files, prep)
         return self._resolvers[lang]
 
 
-def _index_one(job: tuple[str, str, bytes]):
+_WORKER_PREPARED: dict = {}  # set once in each indexing worker process (see index_repo)
+
+
+def _init_worker(prepared: dict) -> None:
+    global _WORKER_PREPARED
+    _WORKER_PREPARED = prepared
+
+
+def _index_in_worker(job: tuple[str, str, bytes]):
     lang, rel, data = job
-    return get_adapter(lang).index_file(rel, data)
+    return _index_one(lang, rel, data, _WORKER_PREPARED.get(lang))
 
 
-def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1) -> RepoIndex:
+def _index_one(lang: str, rel: str, data: bytes, prep):
+    adapter = get_adapter(lang)
+    return adapter.index_file(rel, data) if prep is None else adapter.index_file(rel, data, prep)
+
+
+def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1, max_bytes: int = MAX_BYTES,
+               languages: tuple[str, ...] | None = None) -> RepoIndex:
     """Index every source file (parse cache first; misses parsed by `workers` processes)."""
     root = str(root)
-    found = walk(root, extension_map())
+    extensions = {ext: lang for ext, lang in extension_map().items() if languages is None or lang in languages}
+    found = walk(root, extensions, max_bytes)
     cache = ParseCache(Path(cache_dir) if cache_dir else None)
     files: dict[str, dict[str, SourceFile]] = {}
     skipped = Counter(found.skipped)
     examples = dict(found.examples)
+    blobs: dict[str, dict[str, bytes]] = {}  # lang -> path -> bytes
+    for rel, lang in found.files:
+        try:
+            blobs.setdefault(lang, {})[rel] = (Path(root) / rel).read_bytes()
+        except OSError:
+            skipped["unreadable"] += 1
+    # a language whose files parse in the light of the whole repository (C macros) prepares first
+    prepared = {}
+    for lang, by_path in sorted(blobs.items()):
+        if hasattr(get_adapter(lang), "prepare"):
+            prepared[lang] = get_adapter(lang).prepare(root, by_path)
     loaded: dict[str, tuple] = {}
     misses: list[tuple[str, str, bytes, str]] = []
     for rel, lang in found.files:
-        adapter = get_adapter(lang)
-        try:
-            data = (Path(root) / rel).read_bytes()
-        except OSError:
-            skipped["unreadable"] += 1
+        data = blobs.get(lang, {}).get(rel)
+        if data is None:
             continue
-        key = cache.key(adapter.cache_key, rel, data)
+        prep = prepared.get(lang)
+        key = cache.key(get_adapter(lang).cache_key, rel, data, prep.key if prep is not None else "")
         index = cache.get(key)
         if index is not None:
             loaded[rel] = (lang, index, data.decode(index.encoding, "replace"))
@@ -77,10 +106,10 @@ def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1)
     if workers > 1 and len(jobs) >= 2 * PARALLEL_MIN:
         import concurrent.futures as cf
 
-        with cf.ProcessPoolExecutor(max_workers=workers) as ex:
-            results = list(ex.map(_index_one, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+        with cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(prepared,)) as ex:
+            results = list(ex.map(_index_in_worker, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
     else:
-        results = [_index_one(j) for j in jobs]
+        results = [_index_one(lang, rel, data, prepared.get(lang)) for lang, rel, data in jobs]
     for (lang, rel, _, key), (index, text) in zip(misses, results):
         cache.put(key, index)
         loaded[rel] = (lang, index, text)
@@ -95,10 +124,10 @@ def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1)
             skipped["syntax_error_files"] += 1
             examples.setdefault("syntax_error_files", rel)
         skipped["unparsed_statements"] += index.skipped_units
+        for name, n in index.info.get("counts", {}).items():
+            skipped[f"{lang}_{name}"] += n
         files.setdefault(lang, {})[rel] = SourceFile(index, text)
-    if not skipped["unparsed_statements"]:
-        del skipped["unparsed_statements"]
-    return RepoIndex(root, files, skipped, examples, cache.hits)
+    return RepoIndex(root, files, +skipped, examples, cache.hits, prepared)
 
 
 @dataclass
@@ -111,14 +140,17 @@ class RepoExtraction:
 
 def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoExtraction:
     t0 = time.monotonic()
-    repo = index_repo(root, opts.cache_dir, opts.index_workers)
+    repo = index_repo(root, opts.cache_dir, opts.index_workers, opts.max_file_bytes, opts.languages)
     t_index = time.monotonic() - t0
     records: list[dict] = []
     drops: Counter = Counter()
+    skipped = Counter(repo.skipped)
     total = 0
     for lang, files in sorted(repo.files.items()):
         adapter = get_adapter(lang)
         resolver = repo.resolver(lang)
+        make_slice = _slicer(adapter, resolver, files, opts)
+        own_fields = getattr(adapter, "record_fields", None)
         for path in sorted(files):
             sf = files[path]
             for unit in sf.index.units:
@@ -129,24 +161,19 @@ def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoEx
                 if reason:
                     drops[reason] += 1
                     continue
-                sl = build_slice(unit.uid, resolver, files, adapter, opts.slice_depth, opts.max_context_tokens)
-                records.append(make_record(repo_id, unit, sf, resolver, sl, lang))
-    c_records, c_stats = _extract_c(repo_id, root, opts)
-    records += c_records
+                record = make_record(repo_id, unit, sf, resolver, make_slice(unit), lang)
+                if own_fields is not None:
+                    record.update(own_fields(unit, sf))
+                records.append(record)
+        if hasattr(resolver, "counts"):
+            skipped.update({f"{lang}_{k}": v for k, v in resolver.counts().items()})
     elapsed = time.monotonic() - t0
-    files = {lang: len(fs) for lang, fs in repo.files.items()}
-    skipped = Counter(repo.skipped)
-    if c_stats["files"].get("c"):
-        files["c"] = c_stats["files"]["c"]
-        total += c_stats["functions"]
-        drops.update(c_stats["dropped"])
-        skipped.update({f"c_{k}": v for k, v in c_stats["skipped"].items()})
     summary = {
         "repo": repo_id,
-        "files": files,
+        "files": {lang: len(fs) for lang, fs in repo.files.items()},
         "functions": total,
         "extracted": len(records),
-        "dropped": {name: drops.get(name, 0) for name in dict.fromkeys([*FILTERS, *c_stats["dropped"]])},
+        "dropped": {name: drops.get(name, 0) for name in FILTERS},
         "skipped": dict(sorted(skipped.items())),
         "skipped_examples": repo.examples,
         "cache_hits": repo.cache_hits,
@@ -156,12 +183,11 @@ def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoEx
     return RepoExtraction(repo_id, records, summary, repo)
 
 
-def _extract_c(repo_id: str, root: str | Path, opts: ExtractOptions) -> tuple[list[dict], dict]:
-    """C goes through its own translation-unit slicer (issue 5); same record format, lang "c"."""
-    from r2e.analysis.c.extract import CExtractOptions, extract_c_repo
-
-    return extract_c_repo(root, repo_id, CExtractOptions(filters=opts.filters, slice_depth=opts.slice_depth,
-                                                         max_context_tokens=opts.max_context_tokens))
+def _slicer(adapter, resolver, files: dict[str, SourceFile], opts: ExtractOptions):
+    """unit -> Slice: the adapter's own slicer if it has one, else the generic per-file one."""
+    if hasattr(adapter, "slicer"):
+        return adapter.slicer(resolver, files, opts.slice_depth, opts.max_context_tokens)
+    return lambda unit: build_slice(unit.uid, resolver, files, adapter, opts.slice_depth, opts.max_context_tokens)
 
 
 def make_record(repo_id: str, unit, sf: SourceFile, resolver, sl, lang: str) -> dict:

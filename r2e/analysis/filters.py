@@ -11,7 +11,9 @@ from importlib import resources
 from r2e.analysis.records import METHOD, FunctionFacts
 
 # Checked in this order; a function's drop is counted against the first filter that rejects it.
-FILTERS = ("dunder", "docstring", "signature", "keywords", "wrapper", "size")
+# One registry for every language: `main`, `test_file` and `generated` read facts only some adapters
+# report (C today), so they never reject a function of a language that leaves them unset (Python).
+FILTERS = ("dunder", "main", "test_file", "generated", "docstring", "signature", "keywords", "wrapper", "size")
 DEFAULT_MAX_LINES = {"function": 25, "method": 20}
 WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
@@ -41,9 +43,17 @@ def _decorator_ok(dec: str, allowed: tuple[str, ...]) -> bool:
 def rejects(name: str, f: FunctionFacts, opts: FilterOptions) -> bool:
     if name == "dunder":
         return f.name.startswith("__") and f.name.endswith("__")
+    if name == "main":
+        return f.entry_point
+    if name == "test_file":
+        return f.in_test_file
+    if name == "generated":
+        return f.generated
     if name == "docstring":
         return not f.docstring.strip()
     if name == "signature":
+        if f.signature_rule == "lenient":
+            return f.n_params == 0 and not f.returns_value
         return f.n_params == 0 or not f.returns_value or f.only_literal_returns
     if name == "keywords":
         return bool(words(f.text) & opts.keywords)

@@ -1,4 +1,7 @@
-"""The repository graph (networkx): modules, classes, functions, methods; contains/imports/calls."""
+"""The repository graph (networkx): modules, classes, functions, methods; contains/imports/calls.
+
+A language whose resolver has `graph(repo_id)` (C: macros too, includes/expands edges) supplies
+its own part of the graph instead (see languages.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ def build_graph(repo_id: str, repo) -> nx.DiGraph:
     g = nx.DiGraph(repo=repo_id)
     for lang, files in sorted(repo.files.items()):
         resolver = repo.resolver(lang)
+        if hasattr(resolver, "graph"):
+            g.update(resolver.graph(repo_id))
+            continue
         for path, sf in sorted(files.items()):
             mod = f"{repo_id}/{path}"
             g.add_node(mod, kind="module", lang=lang, path=path, lines=sf.index.lines)

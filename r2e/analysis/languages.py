@@ -15,6 +15,27 @@ What the generic code relies on (see `records.py`):
   fields) and the adapter's `facts()` feeds the filters;
 - `FileIndex.header`: lines that must open any slice that includes the file (Python `__future__`);
 - the resolver's `deps()` drives slicing, `callees()` and `module_edges()` the graph.
+
+Optional extensions, for a language whose analysis is not per-file (C); an adapter without them
+gets the behaviour above, so Python uses none:
+- `prepare(root, blobs) -> prepared`: a repository-wide pass over the bytes of every file of the
+  language before any of them is indexed (C: the table of decoration macros of all files, and the
+  include directories). `prepared.key` (a short string) enters every file's parse-cache key, so a
+  change elsewhere that alters how a file parses re-parses it; `prepared` is then passed as the
+  last argument of `index_file(path, data, prepared)` and `resolver(files, prepared)`, and must
+  pickle (files are indexed in worker processes).
+- `slicer(resolver, files, depth, max_tokens) -> (unit -> Slice)`: the language's own slicer
+  instead of the generic per-file `build_slice` (C: a whole translation unit); `render` and
+  `file_header` are then unused.
+- `record_fields(unit, source) -> dict`: record fields that replace or add to the generic ones
+  (C: `code` is the unit's own text, `is_static`).
+- `facts()` may fill the `FunctionFacts` fields only some languages have (`entry_point`,
+  `in_test_file`, `generated`, `signature_rule`), which the `main`, `test_file`, `generated` and
+  `signature` filters read.
+- on the resolver, `graph(repo_id) -> networkx.DiGraph`: the language's nodes and edges for
+  `r2e graph`, used instead of the generic contains/imports/calls (C: macros, includes, expands);
+  and `counts() -> dict[str, int]`: repository-level counters for the summary's `skipped` (C:
+  unresolved local includes), reported as `<lang>_<name>` like the files' `info["counts"]`.
 """
 
 from __future__ import annotations
@@ -29,6 +50,7 @@ from r2e.analysis.records import FileIndex, FunctionFacts, SourceFile, Unit
 # language name -> "module:class"; adapters load lazily (no tree-sitter import at r2e import time).
 ADAPTERS: dict[str, str] = {
     "python": "r2e.analysis.python_lang:PythonAdapter",
+    "c": "r2e.analysis.c.adapter:CAdapter",
 }
 
 

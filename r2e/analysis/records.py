@@ -66,14 +66,20 @@ class FileIndex:
     skipped_units: int = 0  # statements dropped because they did not parse
     encoding: str = "utf-8"
     header: tuple[str, ...] = ()  # lines that must open any slice using this file (Python: __future__)
+    # language-specific facts about the file, JSON-friendly (C: `generated`, and `counts` that the
+    # summary reports under `skipped` as `<lang>_<name>`)
+    info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "path": self.path, "lang": self.lang, "lines": self.lines, "tokens": self.tokens,
             "header": list(self.header),
             "syntax_error": self.syntax_error, "skipped_units": self.skipped_units,
             "encoding": self.encoding, "units": [u.to_dict() for u in self.units],
         }
+        if self.info:  # absent when empty, so entries of languages without file facts stay as they were
+            d["info"] = self.info
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FileIndex":
@@ -81,6 +87,7 @@ class FileIndex:
             path=d["path"], lang=d["lang"], lines=d["lines"], tokens=d["tokens"],
             syntax_error=d.get("syntax_error", False), skipped_units=d.get("skipped_units", 0),
             encoding=d.get("encoding", "utf-8"), header=tuple(d.get("header", ())), units=tuple(Unit.from_dict(u) for u in d["units"]),
+            info=d.get("info") or {},
         )
 
 
@@ -111,3 +118,10 @@ class FunctionFacts:
     allowed_decorators: tuple[str, ...]
     delegating: bool
     text: str  # name + docstring + body, for the keyword filter
+    # Facts only some languages report; the defaults keep their filters from rejecting anything.
+    entry_point: bool = False  # the program's entry point (C `main`)
+    in_test_file: bool = False  # defined in a test file or folder
+    generated: bool = False  # its file says it is generated
+    # "strict" (Python): rejected without parameters, or without a non-literal return value.
+    # "lenient" (C): rejected only with neither, since C returns results through pointer parameters.
+    signature_rule: str = "strict"

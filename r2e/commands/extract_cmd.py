@@ -13,6 +13,8 @@ from r2e.fsio import atomic_write_json, atomic_write_jsonl, atomic_write_text, r
 from r2e.workspace import Workspace, check_experiment_name
 
 CACHE_NAME = "parse"
+# filters that only some languages report the facts for (see r2e/analysis/filters.py)
+FILTER_SCOPE = {"main": " (C)", "test_file": " (C)", "generated": " (C)"}
 
 
 def extract_dir(ws: Workspace, exp: str) -> Path:
@@ -27,7 +29,8 @@ def _filters_option(f):
     from r2e.analysis.filters import FILTERS
 
     for name in reversed(FILTERS):
-        f = click.option(f"--disable-{name}", f"disable_{name}", is_flag=True, help=f"Turn off the {name} filter.")(f)
+        flag = name.replace("_", "-")
+        f = click.option(f"--disable-{flag}", f"disable_{name}", is_flag=True, help=f"Turn off the {flag} filter{FILTER_SCOPE.get(name, '')}.")(f)
     return f
 
 
@@ -199,7 +202,8 @@ def show(ws: Workspace, exp, function_id, part):
 @click.option("--format", "fmt", type=click.Choice(["graphml", "json"]), default=None, help="[default: from the file suffix, else graphml]")
 @click.pass_obj
 def graph(ws: Workspace, exp, repo_id, output, fmt):
-    """Export a repository's module/class/function graph (contains, imports, calls edges)."""
+    """Export a repository's graph: Python modules/classes/functions (contains, imports, calls
+    edges) and C modules/functions/macros (contains, includes, calls, expands edges)."""
     from r2e.analysis.driver import index_repo
     from r2e.analysis.graph import build_graph, graph_text
 

@@ -1,7 +1,9 @@
 """C analysis: functions, call graph and compilable dependency slices (issue 5).
 
-Entry point: `r2e.analysis.c.extract.extract_c_repo(root, repo_id, CExtractOptions) -> (records, stats)`
-returning issue-4 records with `lang: "c"` (plus `is_static`, `context_files`, `context_trimmed`).
+C is a language of the analysis seam (`r2e.analysis.languages.ADAPTERS["c"]`), so `r2e extract`
+and `r2e graph` handle it through `r2e.analysis.driver` like Python: issue-4 records with
+`lang: "c"` (plus `is_static`). `r2e.analysis.c.extract.extract_c_repo(root, repo_id,
+CExtractOptions) -> (records, stats)` is the same path restricted to C (tests, benchmarks).
 
 Modules, one job each:
   index.py     tree-sitter-c index of one file (units under their #if conditions); query r2e/queries/c.scm
@@ -9,6 +11,8 @@ Modules, one job each:
   includes.py  include directories (compile_commands.json or guessed) and `#include` resolution
   repo.py      symbol tables with static scoping, visibility through includes, call graph (networkx)
   slicer.py    the slice: a self-contained translation unit, within a token budget
-  extract.py   walk -> index -> resolve -> filters -> slices -> records
+  adapter.py   the seam adapter: CUnit <-> Unit, macro table + include dirs prepared per repository
+               (its digest in the parse-cache key), the slicer, C filter facts, the graph
+  extract.py   the driver restricted to C: extract_c_repo, index_c_repo
   ccheck.py    `cc -fsyntax-only` on a slice (tests and benchmarks/c_slices.py)
 """

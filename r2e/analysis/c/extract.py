@@ -1,41 +1,34 @@
-"""Extraction of the C part of one repository: walk -> index -> resolve -> filter -> slice -> records.
+"""The C part of one repository on its own: `extract_c_repo` and `index_c_repo`.
 
-`extract_c_repo(root, repo_id, options)` returns the issue-4 records (`lang: "c"`) and a stats
-dict (files, functions, per-filter drops, what was skipped and why, seconds). Filters, checked in
-order, each switchable off by name through `FilterOptions.disabled`:
+C goes through the language seam (adapter.py) like every language, so `r2e extract` handles it
+through `r2e.analysis.driver.extract_repo`; these are that path restricted to C, kept for the C
+tests and benchmarks/c_slices.py. `extract_c_repo(root, repo_id, options)` returns the issue-4
+records (`lang: "c"`) and a stats dict (files, functions, per-filter drops, what was skipped and
+why, include directories, seconds). The filters that apply to C, checked in order, each
+switchable off by name through `FilterOptions.disabled` (see filters.py for the registry):
   main        the program entry point
-  test_file   functions in test files/folders (test_*.c, *_test.c, tests/, test/)
+  test_file   functions in test files/folders (test_*.c, *_test.c, tests/, test/, fuzz/)
   generated   files marked as generated in their first lines
   docstring   no leading comment
   signature   no parameters and returns void
   keywords    a filter keyword in the name or leading comment (the shared data list)
   wrapper     empty body, or a body that only delegates to one call
   size        more than `max_lines` lines (default 25)
+(`dunder` applies too, but C reserves `__x__` names for the implementation.)
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from r2e.analysis.c.includes import IncludeResolver, include_dirs
-from r2e.analysis.c.index import CFileIndex, CIndexer, CUnit
-from r2e.analysis.c.masking import Masker, MacroTable
 from r2e.analysis.c.repo import CRepo
-from r2e.analysis.c.slicer import Slicer
-from r2e.analysis.c.templates import instantiate
-from r2e.analysis.filters import FilterOptions, words
-from r2e.analysis.tokens import METHOD as TOKEN_METHOD
-from r2e.analysis.walk import MAX_BYTES, walk
+from r2e.analysis.filters import FILTERS, FilterOptions
+from r2e.analysis.walk import MAX_BYTES
 
-C_EXTENSIONS = {".c": "c", ".h": "c"}
-C_FILTERS = ("main", "test_file", "generated", "docstring", "signature", "keywords", "wrapper", "size")
-DEFAULT_MAX_LINES = 25
-TEST_PATH = re.compile(r"(^|/)(tests?|testing|unittests?)/|(^|/)tests?\.c$|(^|/)test_[^/]*\.c$|_tests?\.c$|(^|/)fuzz/")
+C_FILTERS = FILTERS  # one registry for every language; disabling all of them keeps every function
+PREFIX = "c_"  # the driver's summary names C counters c_<name>; here they are C's alone
 
 
 @dataclass(frozen=True)
@@ -44,120 +37,48 @@ class CExtractOptions:
     slice_depth: int | None = None
     max_context_tokens: int | None = 6000
     max_file_bytes: int = MAX_BYTES  # larger files (amalgamations, generated tables) are skipped, counted
+    cache_dir: str | None = None
 
 
-def c_rejection(u: CUnit, fi: CFileIndex, opts: FilterOptions) -> str | None:
-    lines = u.end_line - u.start_line + 1
-    for name in C_FILTERS:
-        if name in opts.disabled:
-            continue
-        if name == "main" and u.name == "main":
-            return name
-        if name == "test_file" and TEST_PATH.search(u.path):
-            return name
-        if name == "generated" and fi.generated:
-            return name
-        if name == "docstring" and not u.info.get("docstring", "").strip():
-            return name
-        if name == "signature" and u.info.get("n_params", 0) == 0 and u.info.get("returns_void"):
-            return name
-        if name == "keywords" and (words(u.name) | words(u.info.get("docstring", ""))) & opts.keywords:
-            return name
-        if name == "wrapper" and u.info.get("wrapper"):
-            return name
-        if name == "size" and lines > (opts.max_lines or DEFAULT_MAX_LINES):
-            return name
-    return None
+def _unprefixed(counts: dict) -> dict:
+    return {k[len(PREFIX):] if k.startswith(PREFIX) else k: v for k, v in counts.items()}
 
 
-def index_c_repo(root: str | Path, indexer: CIndexer | None = None, max_bytes: int = MAX_BYTES) -> tuple[CRepo, Counter, dict]:
-    root = str(root)
-    found = walk(root, C_EXTENSIONS, max_bytes)
-    indexer = indexer or CIndexer()
-    skipped = Counter(found.skipped)
-    files: dict[str, CFileIndex] = {}
-    blobs: dict[str, bytes] = {}
-    table = MacroTable()
-    for rel, _ in found.files:
-        try:
-            blobs[rel] = (Path(root) / rel).read_bytes()
-        except OSError:
-            skipped["unreadable"] += 1
-            continue
-        table.scan(blobs[rel])
-    masker = Masker(table)
-    for rel, data in blobs.items():
-        fi = indexer.index(rel, data, masker)
-        for k, v in fi.stats.items():
-            skipped[k] += v
-        files[rel] = fi
-    dirs, source = include_dirs(root, sorted(files))
-    skipped.update(instantiate(files, blobs, IncludeResolver(sorted(files), dirs), indexer, masker))
-    repo = CRepo(files, dirs)
-    skipped["unresolved_local_includes"] += repo.unresolved_includes
-    info = {"include_dirs": dirs, "include_dirs_from": source, "examples": dict(found.examples)}
-    return repo, +skipped, info
+def index_c_repo(root: str | Path, max_bytes: int = MAX_BYTES) -> tuple[CRepo, Counter, dict]:
+    """(the CRepo of the C files under `root`, what was skipped and why, include directories)."""
+    from r2e.analysis.driver import index_repo
+
+    repo = index_repo(root, max_bytes=max_bytes, languages=("c",))
+    if "c" not in repo.files:
+        return CRepo({}, []), +Counter(repo.skipped), {"include_dirs": [], "include_dirs_from": "guessed",
+                                                       "examples": dict(repo.examples)}
+    resolver = repo.resolver("c")
+    skipped = Counter(_unprefixed({**repo.skipped, **{PREFIX + k: v for k, v in resolver.counts().items()}}))
+    info = {"include_dirs": resolver.include_dirs, "include_dirs_from": resolver.include_dirs_from,
+            "examples": dict(repo.examples)}
+    return resolver.repo, +skipped, info
 
 
 def extract_c_repo(root: str | Path, repo_id: str, options: CExtractOptions | None = None) -> tuple[list[dict], dict]:
+    from r2e.analysis.driver import ExtractOptions, extract_repo
+
     opts = options or CExtractOptions()
-    t0 = time.monotonic()
-    repo, skipped, info = index_c_repo(root, max_bytes=opts.max_file_bytes)
-    t_index = time.monotonic() - t0
-    slicer = Slicer(repo, opts.max_context_tokens, opts.slice_depth)
-    records: list[dict] = []
-    drops: Counter = Counter()
-    total = 0
-    for path in sorted(repo.files):
-        fi = repo.files[path]
-        for u in fi.units:
-            if u.kind != "function" or u.info.get("variant"):
-                continue
-            total += 1
-            reason = c_rejection(u, fi, opts.filters)
-            if reason:
-                drops[reason] += 1
-                continue
-            records.append(make_record(repo_id, u, repo, slicer))
+    res = extract_repo(repo_id, root, ExtractOptions(
+        filters=opts.filters, slice_depth=opts.slice_depth, max_context_tokens=opts.max_context_tokens,
+        cache_dir=opts.cache_dir, max_file_bytes=opts.max_file_bytes, languages=("c",)))
+    summary = res.summary
+    resolver = res.index.resolver("c") if "c" in res.index.files else None
     stats = {
         "repo": repo_id,
-        "files": {"c": len(repo.files)},
-        "functions": total,
-        "extracted": len(records),
-        "dropped": {name: drops.get(name, 0) for name in C_FILTERS},
-        "skipped": dict(sorted(skipped.items())),
-        "include_dirs": info["include_dirs"],
-        "include_dirs_from": info["include_dirs_from"],
-        "token_method": TOKEN_METHOD,
-        "seconds": {"index": round(t_index, 3), "total": round(time.monotonic() - t0, 3)},
+        "files": {"c": summary["files"].get("c", 0)},
+        "functions": summary["functions"],
+        "extracted": summary["extracted"],
+        "dropped": dict(summary["dropped"]),
+        "skipped": _unprefixed(summary["skipped"]),
+        "include_dirs": resolver.include_dirs if resolver else [],
+        "include_dirs_from": resolver.include_dirs_from if resolver else "guessed",
+        "cache_hits": summary["cache_hits"],
+        "token_method": summary["token_method"],
+        "seconds": summary["seconds"],
     }
-    return records, stats
-
-
-def make_record(repo_id: str, u: CUnit, repo: CRepo, slicer: Slicer) -> dict:
-    sl = slicer.slice(u)
-    return {
-        "id": f"{repo_id}/{u.uid}",
-        "repo": repo_id,
-        "path": u.path,
-        "lang": "c",
-        "kind": "function",
-        "name": u.name,
-        "class_name": None,
-        "start_line": u.start_line,
-        "end_line": u.end_line,
-        "is_static": u.static,
-        "code": u.text,
-        "docstring": u.info.get("docstring", ""),
-        "signature": u.info.get("signature", ""),
-        "callees": [f"{repo_id}/{c.uid}" for c in repo.callees(u)],
-        "context": sl.text,
-        "context_tokens": sl.tokens,
-        "file_tokens": sl.file_tokens,
-        "context_files": list(sl.files),
-        "context_trimmed": sl.trimmed,
-    }
-
-
-
-
+    return res.records, stats

@@ -114,6 +114,8 @@ class MacroTable:
         return kw.ljust(len(name)) if len(kw) <= len(name) else b" " * len(name)
 
     def key(self) -> str:
+        """Changes whenever indexing a file could: what is hidden, and every definition the
+        expansion of macro invocations reads (a macro changed anywhere re-indexes the repository)."""
         import hashlib
 
         h = hashlib.sha256()
@@ -123,6 +125,10 @@ class MacroTable:
             h.update(k + b"();")
         for k in sorted(self.function_decorations()):
             h.update(k + b"(...);")
+        for k, bodies in sorted(self.bodies.items()):
+            h.update(b"\0" + k + b"\0" + b"\1".join(bodies))
+        for k, defs in sorted(self.functions.items()):
+            h.update(b"\0" + k + b"(" + b"\1".join(b",".join(ps) + b")" + body for ps, body in defs))
         return h.hexdigest()[:12]
 
 
