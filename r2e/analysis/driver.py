@@ -191,7 +191,7 @@ def _slicer(adapter, resolver, files: dict[str, SourceFile], opts: ExtractOption
 
 
 def make_record(repo_id: str, unit, sf: SourceFile, resolver, sl, lang: str) -> dict:
-    lines = sf.text.split("\n")
+    lines = sf.lines
     parent = resolver.unit(unit.parent) if unit.parent else None
     info = unit.info
     return {

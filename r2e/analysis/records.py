@@ -8,6 +8,7 @@ whatever a language needs to render or resolve them lives in `info` (JSON-friend
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Unit kinds every language shares. A language may add its own (e.g. C "macro", "typedef").
@@ -101,6 +102,11 @@ class SourceFile:
     @property
     def path(self) -> str:
         return self.index.path
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The text split into lines, once per file (records cut their code from it)."""
+        return self.text.split("\n")
 
 
 @dataclass(frozen=True)

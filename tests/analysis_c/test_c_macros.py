@@ -144,3 +144,71 @@ def test_slices_of_functions_using_generated_code_compile(macro_tree):
     assert "MIN_MAX(size_t)" in recs["clamp"]["context"]
     assert "MIN_MAX(double)" not in recs["clamp"]["context"]  # only the invocation that is needed
     assert "#define LIB_DEBUG 1" in recs["trace_depth"]["context"]
+
+
+TEMPLATE_FILES = {
+    "counter_inc.h": """
+        /* template parameters: NAME(), STEP */
+        #define FN(X) CAT(X, NAME())
+        typedef struct NAME() { int n; } NAME();
+        static int FN(Next)(NAME()* c) { c->n += STEP; return c->n; }
+        #undef FN
+    """,
+    "counters.h": """
+        #ifndef COUNTERS_H
+        #define COUNTERS_H
+        #define CAT_(a, b) a ## b
+        #define CAT(a, b) CAT_(a, b)
+        #define NAME() CounterOne
+        #define STEP 1
+        #include "counter_inc.h"
+        #undef NAME
+        #undef STEP
+
+        #define NAME() CounterTen
+        #define STEP 10
+        #include "counter_inc.h"
+        #undef NAME
+        #undef STEP
+        #endif
+    """,
+    "use.c": """
+        #include "counters.h"
+
+        /* ten steps of one, then one of ten */
+        int both(CounterOne* a, CounterTen* b) {
+            int i;
+            for (i = 0; i < 10; i++) NextCounterOne(a);
+            return NextCounterTen(b) - a->n;
+        }
+
+        static int setup(void) {
+        #define START 5
+            return START;
+        }
+
+        int later(void) { return START + setup(); }
+    """,
+}
+
+
+def test_template_headers_are_instantiated_per_inclusion(tmp_path):
+    root = tmp_path / "tpl"
+    root.mkdir()
+    for name, text in TEMPLATE_FILES.items():
+        (root / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    repo, skipped, _ = index_c_repo(root)
+    assert skipped["template_instances"] == 2 and skipped["template_files"] == 1
+    instances = [u for u in repo.files["counters.h"].units if u.kind == "expansion"]
+    assert [set(u.defines) for u in instances] == [{"CounterOne", "struct:CounterOne", "NextCounterOne"},
+                                                  {"CounterTen", "struct:CounterTen", "NextCounterTen"}]
+    records, _ = extract_c_repo(root, "tpl", ALL_OFF)
+    recs = {r["name"]: r for r in records}
+    assert "FN" not in recs  # the template's body is no function until instantiated
+    for name in ("both", "later"):
+        ok, err = check_compiles(recs[name]["context"])
+        assert ok, f"{name}: {err}\n{recs[name]['context']}"
+    # the slice of `both` carries both instantiations, each with its own macros
+    ctx = recs["both"]["context"]
+    assert "#define STEP 1" in ctx and "#define STEP 10" in ctx
+    assert "#define START 5" in recs["later"]["context"]  # a #define inside another function's body

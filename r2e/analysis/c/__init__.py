@@ -7,7 +7,10 @@ CExtractOptions) -> (records, stats)` is the same path restricted to C (tests, b
 
 Modules, one job each:
   index.py     tree-sitter-c index of one file (units under their #if conditions); query r2e/queries/c.scm
-  masking.py   decoration macros (ZEXPORT, `local`, OF((..)), extern "C") hidden from the parser
+  masking.py   decoration macros (ZEXPORT, `local`, OF((..)), ZSTD_DEPRECATED(..), __attribute__) hidden
+               from the parser; top-level macro invocations (`BROTLI_MIN_MAX(size_t)`) found
+  expand.py    a small macro expander: the names an invocation or an X-macro list defines
+  templates.py headers included as templates (`#define HASHER() H2` + `#include "x_inc.h"`), instantiated
   includes.py  include directories (compile_commands.json or guessed) and `#include` resolution
   repo.py      symbol tables with static scoping, visibility through includes, call graph (networkx)
   slicer.py    the slice: a self-contained translation unit, within a token budget

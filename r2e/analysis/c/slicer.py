@@ -206,7 +206,7 @@ class Slicer:
         return f"{opening}\n{text}\n" + "\n".join("#endif" for _ in conds)
 
     @staticmethod
-    def _expands_to(macro: CUnit, by_name: dict[str, list[CUnit]], user: str) -> set[str]:
+    def _expands_to(macro: CUnit, by_name: dict[str, list[CUnit]]) -> set[str]:
         """Non-macro units of the slice named by a macro's body, through nested macros."""
         out: set[str] = set()
         seen = {macro.uid}
@@ -215,7 +215,7 @@ class Slicer:
             m = todo.pop()
             for r in m.refs:
                 for d in by_name.get(r, ()):
-                    if d.uid in seen or d.uid == user:
+                    if d.uid in seen:
                         continue
                     seen.add(d.uid)
                     if d.kind == "macro":
@@ -240,6 +240,7 @@ class Slicer:
             for n in u.defines:
                 by_name.setdefault(n, []).append(u)
         deps: dict[str, set[str]] = {u.uid: set() for u in units}
+        expands: dict[str, set[str]] = {}
         for u in units:
             # a macro body is only expanded where used: a macro follows only what its #if reads
             names = self._cond_names(u) if u.kind == "macro" else u.refs
@@ -260,7 +261,9 @@ class Slicer:
                         if d.kind == "macro" and u.kind != "macro":
                             # `#define State StateInternal` used in a prototype: the prototype also
                             # follows what the macro expands to
-                            deps[u.uid] |= self._expands_to(d, by_name, u.uid)
+                            if d.uid not in expands:
+                                expands[d.uid] = self._expands_to(d, by_name)
+                            deps[u.uid] |= expands[d.uid] - {u.uid}
         users: dict[str, list[str]] = {}
         for uid, ds in deps.items():
             for d in ds:
