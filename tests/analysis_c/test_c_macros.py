@@ -111,7 +111,8 @@ def test_top_level_invocations_are_found_and_blanked(macro_tree):
     for f in macro_tree.iterdir():
         table.scan(f.read_bytes())
     data = (macro_tree / "platform.h").read_bytes()
-    parsed, _, calls = Masker(table).mask(data)
+    masked = Masker(table).mask(data)
+    parsed, calls = masked.parsed, masked.calls
     names = [name for _, _, name in calls]
     assert names == ["MIN_MAX", "MIN_MAX", "MIN_MAX", "C", "C"]
     for start, end, _ in calls:  # hidden from the parser, offsets unchanged
@@ -212,3 +213,47 @@ def test_template_headers_are_instantiated_per_inclusion(tmp_path):
     ctx = recs["both"]["context"]
     assert "#define STEP 1" in ctx and "#define STEP 10" in ctx
     assert "#define START 5" in recs["later"]["context"]  # a #define inside another function's body
+
+
+SPLIT_SOURCE = """
+    #include <stddef.h>
+    #define FAST_LOOP 1
+    typedef struct { int size; } table_t;
+
+    #if !defined(EXTERNAL_TABLE)
+    static const table_t kTable = {
+    #else
+    static table_t kTable = {
+    #endif
+      42
+    };
+
+    static int step(int v) { return v + 1; }
+    static int slow_step(int v) { return v + 2; }
+
+    /* a loop whose fast path ends in a label just before #endif */
+    int decode(const int *src, size_t n) {
+        int acc = 0;
+        size_t i = 0;
+    #if FAST_LOOP
+        for (; i + 1 < n; i++) acc = step(acc + src[i]);
+    safe_decode:
+    #endif
+        for (; i < n; i++) acc = slow_step(acc + src[i]);
+        return acc + kTable.size;
+    }
+"""
+
+
+def test_if_branches_that_split_statements_still_parse(tmp_path):
+    root = tmp_path / "split"
+    root.mkdir()
+    (root / "split.c").write_text(textwrap.dedent(SPLIT_SOURCE).lstrip(), encoding="utf-8")
+    records, stats = extract_c_repo(root, "split", ALL_OFF)
+    recs = {r["name"]: r for r in records}
+    assert "decode" in recs, stats
+    ctx = recs["decode"]["context"]
+    ok, err = check_compiles(ctx)
+    assert ok, f"{err}\n{ctx}"
+    # the table split across #if branches is found and sliced; both helpers are declared
+    assert "kTable" in ctx and "step(int v)" in ctx and "slow_step(int v)" in ctx

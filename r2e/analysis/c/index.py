@@ -117,10 +117,12 @@ class CIndexer:
         top-level macro invocations, which become `expansion` units (`nested`: indexing an expansion)."""
         from tree_sitter import QueryCursor
 
-        parsed, occurrences, calls = masker.mask(data, invocations=not nested) if masker is not None else (data, [], [])
+        parsed, occurrences, calls, hidden, groups = masker.mask(data, invocations=not nested) if masker is not None \
+            else (data, [], [], [], [])
         tree = self.parser.parse(parsed)
         b = _Builder(path, data, parsed, occurrences, masker.static_names if masker is not None else set())
         b.function_macros = masker.function_macros if masker is not None else set()
+        b.groups = groups
         top = [c for c in tree.root_node.named_children if c.type != "comment"]
         if len(top) == 1 and top[0].type == "preproc_ifdef":
             b.guard_id = top[0].id  # the only top-level node: maybe a header guard
@@ -150,7 +152,8 @@ class CIndexer:
             for n in nodes:
                 for p in owners(n.start_byte, n.end_byte):
                     p.bucket(cname, n, macro_names)
-        for pos, name, end in occurrences:  # a masked macro is still a reference of the unit using it
+        # a masked macro is still a reference of the unit using it, and so is a name in a hidden branch
+        for pos, name, end in [*occurrences, *hidden]:
             for p in owners(pos, max(pos + 1, end)):
                 p.names.add((pos, name))
         for p in b.pending:
@@ -315,6 +318,7 @@ class _Builder:
         self.macros_only = 0  # > 0 while collecting the #defines of a function body
         self.enclosing: _Pending | None = None  # the function being walked for its #defines
         self.static_names = {n.decode() if isinstance(n, bytes) else n for n in static_names}
+        self.groups: list = []  # #if groups the parser saw only the first branch of
         self.function_macros: set[str] = set()  # `static void FN(Init)(...)`: a template, not a function
         self.units: list[CUnit] = []
         self.pending: list[_Pending] = []
@@ -543,7 +547,7 @@ class _Builder:
                 self.count("declarations_with_parse_errors")  # kept: the text is still what compiles
                 info["parse_errors"] = True
         s, e = self._extend_start(start_node.start_byte), end_node.end_byte
-        text = self.data[s:e].decode("utf-8", "replace").rstrip("\n")
+        text = self._text(s, e)
         line = self.data.count(b"\n", 0, s) + 1 if s != start_node.start_byte else start_node.start_point[0] + 1
         u = CUnit(
             uid=uid or f"{self.path}::{kind}:{name}:{line}", path=self.path, kind=kind, name=name,
@@ -558,6 +562,20 @@ class _Builder:
             self.pending.append(_Pending(u, s, e, own))
             self.pending[-1].parent = self.enclosing
         return u
+
+    def _text(self, s: int, e: int) -> str:
+        """Source of [s, e); a unit that starts inside an `#if` group the parser saw one branch of
+        (`static const T k = {` / `#else` / `static T k = {` / `#endif`) keeps that branch only."""
+        cut = sorted((max(s, h), min(e, end)) for start, h, end in self.groups if start < s < end and h < e)
+        if not cut:
+            return self.data[s:e].decode("utf-8", "replace").rstrip("\n")
+        out, pos = [], s
+        for a, b in cut:
+            if a > pos:
+                out.append(self.data[pos:a])
+            pos = max(pos, b)
+        out.append(self.data[pos:e])
+        return b"".join(out).decode("utf-8", "replace").rstrip("\n")
 
     def _is_static(self, node, until: int | None = None) -> bool:
         if any(c.type == "storage_class_specifier" and _txt(self.parsed, c) == "static" for c in node.children):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from typing import NamedTuple
 
 from r2e.analysis.c.expand import Expander
 
@@ -132,6 +133,14 @@ class MacroTable:
         return h.hexdigest()[:12]
 
 
+class Masked(NamedTuple):
+    parsed: bytes  # the bytes the parser sees (same offsets as the source)
+    occurrences: list  # masked decoration macros: (start, name, end)
+    calls: list  # top-level macro invocations: (start, end, name)
+    hidden: list  # identifiers in #if branches hidden from the parser: (start, name, end)
+    groups: list  # #if groups reduced to their first branch: (#if start, hidden tail start, #endif end)
+
+
 class Masker:
     def __init__(self, table: MacroTable):
         self.repl = table.decorations()
@@ -154,13 +163,26 @@ class Masker:
             self._expander = self.table.expander()
         return self._expander
 
-    def mask(self, data: bytes, invocations: bool = True) -> tuple[bytes, list[tuple[int, str, int]], list[tuple[int, int, str]]]:
-        """(bytes the parser sees, masked occurrences as (start, macro name, end), top-level macro
-        invocations as (start, end, macro name)). Invocations are blanked: left in, they make
-        tree-sitter swallow the declarations around them into ERROR nodes."""
+    def mask(self, data: bytes, invocations: bool = True) -> "Masked":
+        """What the parser is shown, and what was hidden from it. Invocations are blanked: left in,
+        they make tree-sitter swallow the declarations around them into ERROR nodes."""
         buf = bytearray(data)
         pre = _preprocessor_spans(data)
-        calls = top_level_invocations(data, pre, self.generators) if invocations and self.generators else []
+        if b"__cplusplus" in data:
+            for m in EXTERN_C.finditer(data):
+                buf[m.start():m.end()] = b" " * (m.end() - m.start())
+            for m in CPLUSPLUS_CLOSE.finditer(data):
+                if not m.group(2).split(b"//")[0].split(b"/*")[0].strip(b"} \t\r"):
+                    buf[m.start(2):m.start(2) + 1] = b" "
+        layout = Layout(bytes(buf), pre)  # braces as the parser will see them (no extern "C" {)
+        calls = top_level_invocations(data, pre, self.generators, layout) if invocations and self.generators else []
+        hidden: list[tuple[int, str, int]] = []  # identifiers of hidden branches: still references
+        for a, b in layout.hidden:
+            for m in WORD.finditer(data, a, b):
+                hidden.append((m.start(), m.group().decode(), m.end()))
+            for j in range(a, b):
+                if buf[j] != 10:
+                    buf[j] = 32
         for a, b, _ in calls:
             for j in range(a, b):
                 if buf[j] != 10:
@@ -173,19 +195,13 @@ class Masker:
                     for j in range(m.start(), min(m.end(), b)):
                         if buf[j] not in (10, 92):
                             buf[j] = 32
-        if b"__cplusplus" in data:
-            for m in EXTERN_C.finditer(data):
-                buf[m.start():m.end()] = b" " * (m.end() - m.start())
-            for m in CPLUSPLUS_CLOSE.finditer(data):
-                if not m.group(2).split(b"//")[0].split(b"/*")[0].strip(b"} \t\r"):
-                    buf[m.start(2):m.start(2) + 1] = b" "
         for m in ATTR.finditer(data):  # `typedef __attribute__((aligned(1))) U16 u16;` defeats the parser
             if not _inside(pre, m.start()):
                 for j in range(m.start(), m.end()):
                     if buf[j] != 10:
                         buf[j] = 32
         if self.deco_re is None and self.ident_re is None and self.fdeco_re is None:
-            return bytes(buf), [], calls
+            return Masked(bytes(buf), [], calls, hidden, layout.groups)
         occ: list[tuple[int, str]] = []
         if self.deco_re is not None:
             for m in self.deco_re.finditer(data):
@@ -212,35 +228,92 @@ class Masker:
                 buf[m.start():m.end()] = b" " * (m.end() - m.start())
                 buf[close] = ord(" ")
                 occ.append((m.start(), m.group(1).decode(), m.end()))
-        return bytes(buf), occ, calls
+        return Masked(bytes(buf), occ, calls, hidden, layout.groups)
 
 
+DIRECTIVE_WORD = re.compile(rb"[ \t]*#[ \t]*(\w+)")
 SCAN = re.compile(rb'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|[{}]', re.S)
 CALL_AT_LINE = re.compile(rb"^[ \t]*([A-Za-z_]\w*)[ \t]*\(", re.M)
 NEXT_CALL = re.compile(rb"[ \t]*([A-Za-z_]\w*)[ \t]*\(")
 
 
-def top_level_invocations(data: bytes, pre, generators: set[str]) -> list[tuple[int, int, str]]:
+class Layout:
+    """Brace depth along a file as the parser is shown it, and the `#if` branches hidden from it.
+
+    Inside a function body (or where an `#if` branch opens a brace it does not close) only the first
+    branch of each `#if` group is kept for the parser: tree-sitter cannot follow a statement or a
+    declaration head split across branches (`safe_decode:` before `#endif`, `... = {` in both
+    branches). Depth is counted through that first branch only.
+    """
+
+    def __init__(self, data: bytes, pre: list[tuple[int, int]]):
+        self.skip: list[tuple[int, int]] = list(pre)  # directives, comments, strings
+        self.braces: list[tuple[int, int]] = []  # (position, depth after it)
+        self.hidden: list[tuple[int, int]] = []  # byte ranges blanked for the parser
+        self.groups: list[tuple[int, int, int]] = []  # (#if start, hidden tail start, #endif end)
+        events = [(a, "dir", b) for a, b in pre]
+        for m in SCAN.finditer(data):
+            c = data[m.start()]
+            if c in (123, 125):
+                if not _inside(pre, m.start()):
+                    events.append((m.start(), "brace", c))
+            else:
+                self.skip.append((m.start(), m.end()))
+        events.sort()
+        self.skip.sort()
+        depth = 0
+        stack: list[dict] = []
+        for pos, kind, val in events:
+            hiding = any(g["hide_from"] is not None for g in stack)  # in a branch the parser will not see
+            if kind == "brace":
+                if hiding:
+                    continue
+                depth = depth + 1 if val == 123 else max(0, depth - 1)
+                self.braces.append((pos, depth))
+                continue
+            word = DIRECTIVE_WORD.match(data, pos)
+            word = word.group(1) if word else b""
+            if hiding and not (word in (b"elif", b"else", b"endif") and stack and stack[-1]["hide_from"] is not None
+                               and not any(g["hide_from"] is not None for g in stack[:-1])):
+                # a group nested in a hidden branch: only its nesting matters
+                if word in (b"if", b"ifdef", b"ifndef"):
+                    stack.append({"start": pos, "line_end": val, "depth": depth, "end_depth": None, "hide_from": None,
+                                  "nested": True})
+                elif word == b"endif" and stack and stack[-1].get("nested"):
+                    stack.pop()
+                continue
+            if word in (b"if", b"ifdef", b"ifndef"):
+                stack.append({"start": pos, "line_end": val, "depth": depth, "end_depth": None, "hide_from": None})
+            elif word in (b"elif", b"else") and stack:
+                g = stack[-1]
+                if g["hide_from"] is None:
+                    g["end_depth"] = depth
+                    g["hide_from"] = pos
+                depth = g["depth"]
+            elif word == b"endif" and stack:
+                g = stack.pop()
+                first_end = g["end_depth"] if g["hide_from"] is not None else depth
+                if g["depth"] > 0 or first_end != g["depth"]:
+                    self.hidden.append((g["start"], g["line_end"]))
+                    self.hidden.append((g["hide_from"] if g["hide_from"] is not None else pos, val))
+                    self.groups.append((g["start"], g["hide_from"] if g["hide_from"] is not None else pos, val))
+                    depth = first_end
+                    self.braces.append((pos, depth))
+                elif g["hide_from"] is not None:
+                    depth = first_end  # balanced branches at file scope: all stay, depth is unchanged
+        self.positions = [p for p, _ in self.braces]
+
+    def depth_at(self, pos: int) -> int:
+        i = bisect_right(self.positions, pos) - 1
+        return self.braces[i][1] if i >= 0 else 0
+
+
+def top_level_invocations(data: bytes, pre, generators: set[str], layout: Layout | None = None) -> list[tuple[int, int, str]]:
     """`BROTLI_MIN_MAX(size_t)`, `C(sse3, 0)`: invocations of function-like macros standing alone at
     file scope (brace depth 0, after a `;`, `}` or `)` or at the start), as (start, end, name)."""
-    skip: list[tuple[int, int]] = list(pre)
-    braces: list[tuple[int, int]] = []  # (position, depth after it)
-    depth = 0
-    for m in SCAN.finditer(data):
-        c = data[m.start()]
-        if c in (123, 125):  # { }
-            if _inside(pre, m.start()):
-                continue
-            depth = depth + 1 if c == 123 else max(0, depth - 1)
-            braces.append((m.start(), depth))
-        else:
-            skip.append((m.start(), m.end()))
-    skip.sort()
-    positions = [p for p, _ in braces]
-
-    def depth_at(pos: int) -> int:
-        i = bisect_right(positions, pos) - 1
-        return braces[i][1] if i >= 0 else 0
+    layout = layout or Layout(data, pre)
+    skip = layout.skip
+    depth_at = layout.depth_at
 
     def prev_char(pos: int) -> int | None:
         j = pos - 1
