@@ -91,7 +91,7 @@ class IncludeResolver:
         cands = [] if system else [posixpath.normpath(posixpath.join(posixpath.dirname(including), target))]
         cands += [posixpath.normpath(posixpath.join(d, target)) for d in self.dirs]
         for c in cands:
-            if c in self.paths:
+            if c in self.paths and c != including:  # adapters/ae.h's `<ae.h>` is not itself
                 return c
         if not system:
             same = [p for p in self.by_base.get(posixpath.basename(target), ()) if p.endswith("/" + target) or p == target]

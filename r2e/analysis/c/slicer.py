@@ -60,6 +60,10 @@ class Slicer:
                 found = self.repo.lookup(name, target.path)
                 if not found and u.path != target.path:
                     found = self.repo.lookup(name, u.path)
+                if len(found) > 1:
+                    # an #if reads the macro where it stands; a macro body where the target expands it
+                    at = u if name in self._cond_names(u) or (u.path == target.path and u.kind != "macro") else target
+                    found = self._in_effect(found, at)
                 for d in found:
                     if d.uid in have or d.uid in new or d.uid == start.uid:
                         continue
@@ -68,6 +72,23 @@ class Slicer:
                     new[d.uid] = d
                     todo.append(d)
         return new
+
+    @staticmethod
+    def _in_effect(found: list[CUnit], at: CUnit) -> list[CUnit]:
+        """A macro #defined (and #undef'd) several times under the same conditions in one file
+        (zstd.c's DISPLAYLEVEL, once per amalgamated source): the definition in effect at `at`,
+        i.e. the last one above it in its file (the last one from other files)."""
+        groups: dict[tuple, list[CUnit]] = {}
+        for d in found:
+            groups.setdefault((d.path, d.conds) if d.kind == "macro" else (d.uid,), []).append(d)
+        out = []
+        for key, ds in groups.items():
+            if len(ds) == 1:
+                out += ds
+                continue
+            above = [d for d in ds if d.path != at.path or d.start_line <= at.start_line]
+            out.append(max(above or ds, key=lambda d: d.start_line) if above else min(ds, key=lambda d: d.start_line))
+        return out
 
     def conflicts(self, new: dict[str, CUnit], have: dict[str, CUnit]) -> bool:
         """A unit from another file defining a name already defined differently in the slice."""
