@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from r2e.analysis.c.ccheck import check_compiles  # noqa: E402
+from r2e.analysis.c.ccheck import FLAGS, check_compiles  # noqa: E402
 from r2e.analysis.c.extract import C_FILTERS, CExtractOptions, extract_c_repo  # noqa: E402
 from r2e.analysis.filters import FilterOptions  # noqa: E402
 
@@ -83,6 +83,15 @@ def simplify(err: str) -> str:
 LIBRARY_FILTERS = ("main", "test_file", "generated")
 
 
+def compiles_in_place(project: Path, path: str, dirs: list[str]) -> bool:
+    """The original translation unit, compiled where it lies with the project's include dirs."""
+    args = ["cc", *FLAGS, *[f"-I{project / d}" if d else f"-I{project}" for d in dirs], str(project / path)]
+    try:
+        return subprocess.run(args, capture_output=True, timeout=120, cwd=project).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all_functions: bool = False) -> dict:
     off = C_FILTERS if all_functions else tuple(f for f in C_FILTERS if f not in LIBRARY_FILTERS)
     opts = CExtractOptions(filters=FilterOptions(disabled=frozenset(off)), max_context_tokens=max_tokens,
@@ -98,6 +107,15 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
     # a header the machine does not have (windows.h, an event library's header): no slice of that
     # function can compile here, whatever the slicer does; reported separately, never hidden
     no_header = sum(1 for good, err in results if not good and "No such file or directory" in err)
+    # the baseline: does the function's own .c file compile alone with the same flags and the
+    # project's include directories (no configure step, no -D)? A slice cannot be expected to
+    # compile where its original translation unit does not
+    dirs = stats.get("include_dirs", [])
+    sources = sorted({r["path"] for r in records if r["path"].endswith(".c")})
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        file_ok = dict(zip(sources, ex.map(lambda p: compiles_in_place(project, p, dirs), sources)))
+    baseline = [(r, res) for r, res in zip(records, results) if file_ok.get(r["path"], True)]
+    baseline_ok = sum(1 for _, (good, _) in baseline if good)
     causes = Counter(simplify(err) for good, err in results if not good)
     examples = {}
     for r, (good, err) in zip(records, results):
@@ -112,6 +130,9 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
         "rate": round(ok / len(records), 4) if records else None,
         "missing_system_header": no_header,
         "rate_where_headers_exist": round(ok / max(1, len(records) - no_header), 4) if records else None,
+        "source_files_failing_alone": sorted(p for p, good in file_ok.items() if not good),
+        "functions_where_own_file_compiles": len(baseline),
+        "rate_where_own_file_compiles": round(baseline_ok / len(baseline), 4) if baseline else None,
         "extract_seconds": round(t_extract, 2),
         "compile_seconds": round(t_compile, 2),
         "median_context_tokens": statistics.median(r["context_tokens"] for r in records) if records else 0,
@@ -145,12 +166,17 @@ def main(argv=None) -> int:
               f"{row['compile']:>5} ({(row['rate'] or 0) * 100:5.1f} %)  extract {row['extract_seconds']:>6.2f} s  "
               f"cc {row['compile_seconds']:>6.1f} s  median ctx {row['median_context_tokens']} tok  "
               f"(without the {row['missing_system_header']} needing an absent header: "
-              f"{(row['rate_where_headers_exist'] or 0) * 100:.1f} %)", flush=True)
+              f"{(row['rate_where_headers_exist'] or 0) * 100:.1f} %; where the function's own file compiles "
+              f"alone: {(row['rate_where_own_file_compiles'] or 0) * 100:.1f} % of "
+              f"{row['functions_where_own_file_compiles']})", flush=True)
         for (cause, n), ex in zip(row["causes"], row["examples"]):
             print(f"    {n:>4} × {cause}\n           e.g. {ex[:160]}")
     total = sum(r["functions"] for r in rows)
     ok = sum(r["compile"] for r in rows)
     nh = sum(r["missing_system_header"] for r in rows)
+    nb = sum(r["functions_where_own_file_compiles"] for r in rows)
+    okb = sum(round((r["rate_where_own_file_compiles"] or 0) * r["functions_where_own_file_compiles"]) for r in rows)
+    print(f"where the function's own file compiles alone: {okb} of {nb} ({okb / max(1, nb) * 100:.1f} %)")
     print(f"TOTAL functions {total}  compile {ok} ({ok / max(1, total) * 100:.1f} %); "
           f"{nh} need an absent header; rate without them {ok / max(1, total - nh) * 100:.1f} %")
     if args.json:
