@@ -123,6 +123,8 @@ class CIndexer:
         b = _Builder(path, data, parsed, occurrences, masker.static_names if masker is not None else set())
         b.function_macros = masker.function_macros if masker is not None else set()
         b.groups = groups
+        if groups:  # `#if` groups whose other branches the parser did not see (their names still count)
+            b.count("if_groups_parsed_first_branch_only", len(groups))
         top = [c for c in tree.root_node.named_children if c.type != "comment"]
         if len(top) == 1 and top[0].type == "preproc_ifdef":
             b.guard_id = top[0].id  # the only top-level node: maybe a header guard
