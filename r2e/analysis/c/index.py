@@ -30,9 +30,10 @@ TYPEDEF_TAIL = re.compile(rb"\s*(\w+)\s*;")
 ENUMERATOR = re.compile(r"(?m)^\s*([A-Z_][A-Z0-9_]*)\s*(?:=[^,\n]*)?,?\s*$")
 PASTED_TAG = re.compile(r"\b(struct|union|enum)\s+(\w+)\s*##")
 PASTED_NAME = re.compile(r"(?<![\w#])([A-Za-z_]\w{3,})\s*##")
+GENERATED_KINDS = ("typedef", "enum", "struct", "union", "global")  # may hold an X-macro list
+DEFINING_KINDS = ("function", "typedef", "struct", "union", "enum", "global", "prototype")  # of expanded code
 # kept despite a parse error: their text is still what compiles (an include with trailing blanks
 # gets a MISSING newline token from tree-sitter-c)
-GENERATED_KINDS = ("typedef", "enum", "struct", "union", "global")
 KEEP_WITH_ERRORS = ("typedef", "struct", "union", "enum", "prototype", "include")
 TAG_KINDS = {"struct_specifier": "struct", "union_specifier": "union", "enum_specifier": "enum"}
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for
@@ -183,16 +184,21 @@ class CIndexer:
 
 
     def _expanded(self, text: str, masker) -> tuple[list[str], set[str]]:
-        """(names the macro expansion of `text` defines, names it needs): the expansion is indexed
-        like any source; the macros expanded count as needed (the slice keeps the invocation)."""
+        """(names the macro expansion of `text` defines, names it needs): the macros expanded count
+        as needed (the slice keeps the invocation)."""
         expander = masker.expander
         code = expander.expand(strip_comments(text))
         used = set(expander.used)
+        defines, refs = self.defined_in(code, masker)
+        return defines, (refs | used) - set(defines)
+
+    def defined_in(self, code: str, masker) -> tuple[list[str], set[str]]:
+        """(names `code` defines, names it reads): it is indexed like any source."""
         fi = self.index("<expansion>", code.encode("utf-8"), masker, nested=True)
         defines: list[str] = []
-        refs: set[str] = set(used)
+        refs: set[str] = set()
         for u in fi.units:
-            if u.kind in ("function", "typedef", "struct", "union", "enum", "global", "prototype"):
+            if u.kind in DEFINING_KINDS:
                 defines += [d for d in u.defines if d not in defines]
             if u.kind != "fproto":
                 refs |= set(u.refs) | set(u.calls)
@@ -218,7 +224,7 @@ def _is_cplusplus(cond: str) -> bool:
 
 
 def _cond_text(data: bytes, node) -> str:
-    text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", _txt(data, node).replace("\\\n", " "), flags=re.S)
+    text = strip_comments(_txt(data, node).replace("\\\n", " "))
     return " ".join(text.split())
 
 
@@ -504,7 +510,7 @@ class _Builder:
             self.units.append(u)
             self.count("typedefs_recovered_by_text")
 
-    # ------------------------------------------------------------ units
+    # ------------------------------------------------------------ macro expansions
     def conds_at(self, pos: int) -> tuple:
         """The #if conditions around byte `pos` (innermost branch holding it)."""
         best = None
@@ -649,7 +655,7 @@ class _Builder:
             return
         self.seen_functions.setdefault(name, tuple(conds))
         self.macros_only += 1  # macros have no scope: one defined inside a body serves the whole file
-        self.enclosing = next(p for p in reversed(self.pending) if p.unit is u)
+        self.enclosing = self.pending[-1]  # the function's, just added
         self.items(body.children, conds)
         self.enclosing = None
         self.macros_only -= 1

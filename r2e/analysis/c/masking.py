@@ -167,7 +167,7 @@ class Masker:
         """What the parser is shown, and what was hidden from it. Invocations are blanked: left in,
         they make tree-sitter swallow the declarations around them into ERROR nodes."""
         buf = bytearray(data)
-        pre = _preprocessor_spans(data)
+        pre = preprocessor_spans(data)
         if b"__cplusplus" in data:
             for m in EXTERN_C.finditer(data):
                 buf[m.start():m.end()] = b" " * (m.end() - m.start())
@@ -175,18 +175,13 @@ class Masker:
                 if not m.group(2).split(b"//")[0].split(b"/*")[0].strip(b"} \t\r"):
                     buf[m.start(2):m.start(2) + 1] = b" "
         layout = Layout(bytes(buf), pre)  # braces as the parser will see them (no extern "C" {)
-        calls = top_level_invocations(data, pre, self.generators, layout) if invocations and self.generators else []
+        calls = top_level_invocations(data, self.generators, layout) if invocations and self.generators else []
         hidden: list[tuple[int, str, int]] = []  # identifiers of hidden branches: still references
         for a, b in layout.hidden:
-            for m in WORD.finditer(data, a, b):
-                hidden.append((m.start(), m.group().decode(), m.end()))
-            for j in range(a, b):
-                if buf[j] != 10:
-                    buf[j] = 32
+            hidden += [(m.start(), m.group().decode(), m.end()) for m in WORD.finditer(data, a, b)]
+            _blank(buf, a, b)
         for a, b, _ in calls:
-            for j in range(a, b):
-                if buf[j] != 10:
-                    buf[j] = 32
+            _blank(buf, a, b)
         for a, b in pre:  # a comment inside a #define ends tree-sitter's macro body early
             if b"/*" in data[a:b] and DEFINE_START.match(data, a):
                 for m in COMMENT.finditer(data, a, b):
@@ -197,9 +192,7 @@ class Masker:
                             buf[j] = 32
         for m in ATTR.finditer(data):  # `typedef __attribute__((aligned(1))) U16 u16;` defeats the parser
             if not _inside(pre, m.start()):
-                for j in range(m.start(), m.end()):
-                    if buf[j] != 10:
-                        buf[j] = 32
+                _blank(buf, m.start(), m.end())
         if self.deco_re is None and self.ident_re is None and self.fdeco_re is None:
             return Masked(bytes(buf), [], calls, hidden, layout.groups)
         occ: list[tuple[int, str]] = []
@@ -214,9 +207,7 @@ class Masker:
                 close = None if _inside(pre, m.start()) else _match_paren(data, m.end() - 1)
                 if close is None:
                     continue
-                for j in range(m.start(), close + 1):
-                    if buf[j] != 10:
-                        buf[j] = 32
+                _blank(buf, m.start(), close + 1)
                 occ.append((m.start(), m.group(1).decode(), close + 1))
         if self.ident_re is not None:
             for m in self.ident_re.finditer(data):
@@ -273,18 +264,15 @@ class Layout:
                 continue
             word = DIRECTIVE_WORD.match(data, pos)
             word = word.group(1) if word else b""
-            if hiding and not (word in (b"elif", b"else", b"endif") and stack and stack[-1]["hide_from"] is not None
-                               and not any(g["hide_from"] is not None for g in stack[:-1])):
-                # a group nested in a hidden branch: only its nesting matters
-                if word in (b"if", b"ifdef", b"ifndef"):
-                    stack.append({"start": pos, "line_end": val, "depth": depth, "end_depth": None, "hide_from": None,
-                                  "nested": True})
-                elif word == b"endif" and stack and stack[-1].get("nested"):
-                    stack.pop()
-                continue
             if word in (b"if", b"ifdef", b"ifndef"):
                 stack.append({"start": pos, "line_end": val, "depth": depth, "end_depth": None, "hide_from": None})
-            elif word in (b"elif", b"else") and stack:
+                continue
+            if hiding and stack[-1]["hide_from"] is None:
+                # the #else/#endif of a group nested in a hidden branch: only its nesting matters
+                if word == b"endif":
+                    stack.pop()
+                continue
+            if word in (b"elif", b"else") and stack:
                 g = stack[-1]
                 if g["hide_from"] is None:
                     g["end_depth"] = depth
@@ -294,9 +282,9 @@ class Layout:
                 g = stack.pop()
                 first_end = g["end_depth"] if g["hide_from"] is not None else depth
                 if g["depth"] > 0 or first_end != g["depth"]:
-                    self.hidden.append((g["start"], g["line_end"]))
-                    self.hidden.append((g["hide_from"] if g["hide_from"] is not None else pos, val))
-                    self.groups.append((g["start"], g["hide_from"] if g["hide_from"] is not None else pos, val))
+                    tail = g["hide_from"] if g["hide_from"] is not None else pos  # other branches, #endif
+                    self.hidden += [(g["start"], g["line_end"]), (tail, val)]
+                    self.groups.append((g["start"], tail, val))
                     depth = first_end
                     self.braces.append((pos, depth))
                 elif g["hide_from"] is not None:
@@ -308,10 +296,9 @@ class Layout:
         return self.braces[i][1] if i >= 0 else 0
 
 
-def top_level_invocations(data: bytes, pre, generators: set[str], layout: Layout | None = None) -> list[tuple[int, int, str]]:
+def top_level_invocations(data: bytes, generators: set[str], layout: Layout) -> list[tuple[int, int, str]]:
     """`BROTLI_MIN_MAX(size_t)`, `C(sse3, 0)`: invocations of function-like macros standing alone at
     file scope (brace depth 0, after a `;`, `}` or `)` or at the start), as (start, end, name)."""
-    layout = layout or Layout(data, pre)
     skip = layout.skip
     depth_at = layout.depth_at
 
@@ -354,9 +341,17 @@ def top_level_invocations(data: bytes, pre, generators: set[str], layout: Layout
     return out
 
 
-def _preprocessor_spans(data: bytes) -> list[tuple[int, int]]:
+def _blank(buf: bytearray, a: int, b: int) -> None:
+    """Spaces over [a, b), newlines kept (offsets and line numbers stay the source's)."""
+    for j in range(a, b):
+        if buf[j] != 10:
+            buf[j] = 32
+
+
+def preprocessor_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of every directive, continuation lines included."""
     spans = []
-    for m in re.finditer(rb"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", data, re.M):
+    for m in re.finditer(rb"^[ \t]*#(?:[^\n]*\\\r?\n)*[^\n]*", data, re.M):
         spans.append((m.start(), m.end()))
     return spans
 

@@ -136,8 +136,7 @@ class CRepo:
             if protos and any(u.kind == "fproto" for u in vis):
                 # a declared function: its header prototype, not the definition's, unless the
                 # prototype sits under conditions the definition does not (`#if XXH_VECTOR == NEON`)
-                vis = protos + [u for u in vis if u.kind == "fproto" and all(p.conds != u.conds for p in protos)
-                                and not any(set(p.conds) <= set(u.conds) for p in protos)]
+                vis = protos + [u for u in vis if u.kind == "fproto" and not any(set(p.conds) <= set(u.conds) for p in protos)]
             near = self._nearest(vis, rank)
             if all(u.conds for u in near):  # every variant conditional: keep unconditional ones too
                 near += [u for u in every if not u.conds and u not in near]

@@ -82,12 +82,12 @@ class Slicer:
         for d in found:
             groups.setdefault((d.path, d.conds) if d.kind == "macro" else (d.uid,), []).append(d)
         out = []
-        for key, ds in groups.items():
+        for ds in groups.values():
             if len(ds) == 1:
                 out += ds
                 continue
             above = [d for d in ds if d.path != at.path or d.start_line <= at.start_line]
-            out.append(max(above or ds, key=lambda d: d.start_line) if above else min(ds, key=lambda d: d.start_line))
+            out.append(max(above, key=lambda d: d.start_line) if above else min(ds, key=lambda d: d.start_line))
         return out
 
     def conflicts(self, new: dict[str, CUnit], have: dict[str, CUnit]) -> bool:

@@ -19,6 +19,7 @@ from collections import Counter
 
 from r2e.analysis.c.index import C_KEYWORDS, IDENT, CFileIndex, CUnit, strip_comments
 from r2e.analysis.c.includes import IncludeResolver
+from r2e.analysis.c.masking import preprocessor_spans
 from r2e.analysis.tokens import count_tokens
 
 DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*(define|undef|include)\b[ \t]*((?:[^\n]*\\\r?\n)*[^\n]*)", re.M)
@@ -27,7 +28,6 @@ INCLUDE_TARGET = re.compile(rb'"([^"]+)"|<([^>]+)>')
 GUARD = re.compile(r"^\s*#\s*(?:ifndef\s+(\w+)\s*#\s*define\s+\1\b|if\s+!\s*defined\s*\(?\s*(\w+)\s*\)?\s*#\s*define\s+\2\b)", re.M)
 OWN_DEFINE = re.compile(r"^\s*#\s*define\s+([A-Za-z_]\w*)", re.M)
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b", re.M)
-OUT_KINDS = ("function", "typedef", "struct", "union", "enum", "global", "prototype")
 
 
 def _directive_body(raw: bytes) -> str:
@@ -39,6 +39,17 @@ def _guarded(text: str) -> bool:
     code = strip_comments(text)
     # a guard anywhere: lz4.h opens with `extern "C"`, then guards its sections one by one
     return bool(GUARD.search(code) or PRAGMA_ONCE.search(code))
+
+
+def _parse_define(text: str) -> tuple[str, list[str] | None, str, str] | None:
+    """`NAME(a, b) body` (what follows `#define`, on one line) -> (name, params or None, body, the
+    #define line)."""
+    dm = DEFINE_BODY.match(text)
+    if dm is None:
+        return None
+    params = [p.strip() for p in dm.group(2)[1:-1].split(",")] if dm.group(2) else None
+    body = dm.group(3).strip()
+    return dm.group(1), params, body, "#define " + dm.group(1) + (dm.group(2) or "") + (" " + body if body else "")
 
 
 class _Site:
@@ -61,13 +72,11 @@ def find_sites(blobs: dict[str, bytes], resolver: IncludeResolver) -> tuple[list
             adjacent = not strip_comments(data[prev_end + 1:m.start()].decode("utf-8", "replace")).strip()
             prev_end = m.end()
             if kind == b"define":
-                dm = DEFINE_BODY.match(rest.decode("utf-8", "replace").replace("\\\n", " "))
-                if dm:
-                    params = [p.strip() for p in dm.group(2)[1:-1].split(",")] if dm.group(2) else None
-                    body = _directive_body(dm.group(3).encode())
-                    define = "#define " + dm.group(1) + (dm.group(2) or "") + (" " + body if body else "")
-                    state[dm.group(1)] = (params, body, define)
-                    run = (run if adjacent else []) + [dm.group(1)]
+                parsed = _parse_define(_directive_body(rest))
+                if parsed:
+                    name, params, body, define = parsed
+                    state[name] = (params, body, define)
+                    run = (run if adjacent else []) + [name]
                 continue
             if kind == b"undef":
                 state.pop(_directive_body(rest).split(" ")[0], None)
@@ -160,26 +169,18 @@ def _defined_names(template: str, site: _Site, base, indexer, masker) -> list[st
     pending: list[str] = []
     data = template.encode("utf-8")
     pos = 0
-    for m in re.finditer(rb"^[ \t]*#(?:[^\n]*\\\r?\n)*[^\n]*", data, re.M):
-        pending.append(data[pos:m.start()].decode("utf-8", "replace"))
-        pos = m.end()
-        d = re.match(r"#\s*(define|undef)\s+(.*)", _directive_body(m.group().strip()), re.S)
+    for a, b in preprocessor_spans(data):
+        pending.append(data[pos:a].decode("utf-8", "replace"))
+        pos = b
+        d = re.match(r"#\s*(define|undef)\s+(.*)", _directive_body(data[a:b].strip()), re.S)
         if d is None:
             continue
         out.append(exp.expand(strip_comments("".join(pending))))
         pending = []
         if d.group(1) == "undef":
             exp.undef(d.group(2).split(" ")[0])
-        else:
-            dm = DEFINE_BODY.match(d.group(2))
-            if dm:
-                params = [p.strip() for p in dm.group(2)[1:-1].split(",")] if dm.group(2) else None
-                exp.define(dm.group(1), params, dm.group(3).strip())
+        elif (parsed := _parse_define(d.group(2))) is not None:
+            exp.define(*parsed[:3])
     pending.append(data[pos:].decode("utf-8", "replace"))
     out.append(exp.expand(strip_comments("".join(pending))))
-    fi = indexer.index("<template>", "\n".join(out).encode("utf-8"), masker, nested=True)
-    names: list[str] = []
-    for u in fi.units:
-        if u.kind in OUT_KINDS:
-            names += [d for d in u.defines if d not in names]
-    return names
+    return indexer.defined_in("\n".join(out), masker)[0]
