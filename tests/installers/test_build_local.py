@@ -94,16 +94,19 @@ def test_restart_with_another_python_keeps_the_whole_log(tmp_path):
 
 
 def test_environment_of_record_opens_from_the_result(tmp_path):
-    from installers.records import load_result, open_environment
+    from dataclasses import replace
+
+    from installers.environment_of_record import open_environment
     from r2e.errors import R2EError
+    from r2e.stage_records import BuildResult
 
     build(tmp_path, "broken_file")
-    result = load_result(tmp_path / "build", "broken_file")
+    result = BuildResult.from_dict(json.loads((tmp_path / "build" / "broken_file" / "result.json").read_text()))
     with open_environment(result) as env:
         out = env.execute("python -c 'import tool; print(tool.add(40, 2))'")
         assert out.output.strip() == "42", out.output
     try:
-        open_environment({**result, "status": "failed"})
+        open_environment(replace(result, status="failed"))
     except R2EError as exc:
         assert "did not build" in str(exc)
     else:

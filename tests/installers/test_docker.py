@@ -117,7 +117,8 @@ def test_images_commands(cli, docker_client, docker_base):
 
 
 def test_environment_of_record_from_a_docker_result(docker_client, docker_base, tmp_path):
-    from installers.records import open_environment
+    from installers.environment_of_record import open_environment
+    from r2e.stage_records import BuildResult
 
     repo = tmp_path / "nt"
     make_git_repo(repo, REPOS["broken_file"])
@@ -125,7 +126,7 @@ def test_environment_of_record_from_a_docker_result(docker_client, docker_base, 
     result = build_repo("fx__record", repo, tmp_path / "out", opts)
     try:
         assert result["status"] == "success"
-        with open_environment(result, client=docker_client) as env:
+        with open_environment(BuildResult.from_dict(result), client=docker_client) as env:
             out = env.execute("python -c 'import tool; print(tool.add(40, 2))'")
             assert out.output.strip() == "42" and env.workdir == "/testbed"
     finally:

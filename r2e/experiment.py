@@ -1,0 +1,328 @@
+"""`Experiment`: the one owner of an experiment's folder.
+
+Every stage gets its files here, as paths and as typed readers and writers, so the layout is
+spelled once::
+
+    experiments/<exp>/
+      manifest.json                       the repositories (r2e setup)
+      extracted.jsonl                     FunctionRecord per line (r2e extract)
+      extract_summary.json, extract/      per-repo extraction output and summaries
+      build/<repo_id>/result.json         BuildResult (r2e build), beside install.log, plan.json,
+                                          Dockerfile, repairs.json, run_tests.sh
+      build.json                          the build summary
+      carve/<repo_id>/                    samples carved from the repo's own tests (r2e carve)
+      tests/<function-folder>/            test.py and its HarnessResult result.json (r2e genexec)
+      genexec.json                        the loop's final state (r2e genexec)
+      problems.jsonl                      the exported dataset (r2e export)
+      report/                             r2e report
+      schemas.json                        the schema version each record file was written with
+
+Writes are atomic (temp file + rename). A missing or unreadable stage file raises `StageFileError`:
+one line naming the file and the command that makes it; nothing on disk changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+from r2e.errors import R2EError
+from r2e.fsio import atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
+from r2e.stage_records import BuildResult, FunctionRecord, HarnessResult, RecordError
+from r2e.workspace import Manifest, RepoRecord, Workspace, check_experiment_name
+
+T = TypeVar("T")
+
+# The schema version each record file is written with; a reader refuses files from a newer r2e.
+SCHEMAS = {
+    "manifest": 1,
+    "extracted": 1,
+    "build_result": 1,
+    "build_summary": 1,
+    "harness_result": 1,
+    "genexec": 1,
+    "problems": 1,
+}
+SCHEMAS_FILE = "schemas.json"
+
+# The command that makes each stage file, named in the error when it is missing or corrupt.
+MAKERS = {
+    "manifest": "r2e setup -e {exp}",
+    "extracted": "r2e extract -e {exp}",
+    "build_result": "r2e build -e {exp}",
+    "build_summary": "r2e build -e {exp}",
+    "harness_result": "r2e genexec -e {exp}",
+    "genexec": "r2e genexec -e {exp}",
+    "problems": "r2e export -e {exp}",
+}
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class StageFileError(R2EError):
+    """A stage file that is missing or cannot be read."""
+
+
+def function_folder(function_id: str) -> str:
+    """A readable, filesystem-safe folder name, unique per id (a short hash of the id is appended)."""
+    readable = _UNSAFE.sub("_", function_id.replace("::", "--").replace("/", "__")).strip("._-")[:120]
+    digest = hashlib.sha1(function_id.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}-{digest}"
+
+
+class Experiment:
+    """One experiment of a workspace. Creating it touches nothing on disk."""
+
+    def __init__(self, ws: Workspace, name: str):
+        check_experiment_name(name)
+        self.ws, self.name = ws, name
+        self.dir = ws.experiments_dir / name
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.name!r}, {self.dir})"
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    @property
+    def extracted_path(self) -> Path:
+        return self.dir / "extracted.jsonl"
+
+    @property
+    def extract_dir(self) -> Path:
+        return self.dir / "extract"
+
+    @property
+    def extract_summary_path(self) -> Path:
+        return self.dir / "extract_summary.json"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.dir / "build"
+
+    def build_repo_dir(self, repo_id: str) -> Path:
+        return self.build_dir / repo_id
+
+    def build_result_path(self, repo_id: str) -> Path:
+        return self.build_repo_dir(repo_id) / "result.json"
+
+    def install_log_path(self, repo_id: str) -> Path:
+        return self.build_repo_dir(repo_id) / "install.log"
+
+    @property
+    def build_summary_path(self) -> Path:
+        return self.dir / "build.json"
+
+    @property
+    def carve_dir(self) -> Path:
+        return self.dir / "carve"
+
+    @property
+    def tests_dir(self) -> Path:
+        return self.dir / "tests"
+
+    def function_dir(self, function_id: str) -> Path:
+        return self.tests_dir / function_folder(function_id)
+
+    def harness_test_path(self, function_id: str) -> Path:
+        return self.function_dir(function_id) / "test.py"
+
+    def harness_result_path(self, function_id: str) -> Path:
+        return self.function_dir(function_id) / "result.json"
+
+    @property
+    def genexec_path(self) -> Path:
+        return self.dir / "genexec.json"
+
+    @property
+    def problems_path(self) -> Path:
+        return self.dir / "problems.jsonl"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.dir / "report"
+
+    @property
+    def schemas_path(self) -> Path:
+        return self.dir / SCHEMAS_FILE
+
+    # ------------------------------------------------------------------ errors
+    def error(self, kind: str, path: Path, problem: str) -> StageFileError:
+        maker = MAKERS.get(kind, "").format(exp=self.name)
+        hint = f" (run `{maker}` to make it)" if maker else ""
+        return StageFileError(f"{path}: {problem}{hint}")
+
+    def _read_json(self, kind: str, path: Path, *, required: bool) -> object:
+        if not path.exists():
+            if required:
+                raise self.error(kind, path, "missing")
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise self.error(kind, path, "not UTF-8 text (corrupt?)") from None
+        except ValueError as exc:
+            raise self.error(kind, path, f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except OSError as exc:
+            raise self.error(kind, path, f"unreadable ({exc.strerror})") from None
+
+    def _read_jsonl(self, kind: str, path: Path, parse: Callable[[dict], T]) -> list[T]:
+        if not path.exists():
+            raise self.error(kind, path, "missing")
+        out = []
+        try:
+            with path.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        out.append(parse(json.loads(line)))
+                    except ValueError as exc:  # JSONDecodeError and RecordError
+                        raise self.error(kind, path, f"line {n} is not a valid record ({exc})") from None
+                    except TypeError as exc:
+                        raise self.error(kind, path, f"line {n} has fields of the wrong type ({exc})") from None
+        except UnicodeDecodeError:
+            raise self.error(kind, path, "not UTF-8 text (corrupt?)") from None
+        return out
+
+    def _parse(self, kind: str, path: Path, data: object, parse: Callable[[dict], T]) -> T:
+        try:
+            return parse(data)  # type: ignore[arg-type]
+        except (RecordError, TypeError, ValueError, AttributeError) as exc:
+            raise self.error(kind, path, f"not a valid record ({exc})") from None
+
+    # ------------------------------------------------------------------ schema versions
+    def check_schema(self, kind: str, path: Path) -> None:
+        written = self._schemas().get(kind)
+        if isinstance(written, int) and written > SCHEMAS[kind]:
+            raise StageFileError(f"{path}: written by a newer r2e (schema {written} > {SCHEMAS[kind]}); upgrade r2e")
+
+    def _schemas(self) -> dict:
+        try:
+            data = json.loads(self.schemas_path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _stamp(self, kind: str) -> None:
+        with file_lock(self.dir / ".schemas.lock"):
+            data = self._schemas()
+            if data.get(kind) != SCHEMAS[kind]:
+                data[kind] = SCHEMAS[kind]
+                atomic_write_json(self.schemas_path, data)
+
+    # ------------------------------------------------------------------ manifest
+    def exists(self) -> bool:
+        return self.manifest_path.exists()
+
+    def manifest(self) -> Manifest:
+        self.check_schema("manifest", self.manifest_path)
+        return self.ws.load_manifest(self.name)
+
+    def repos(self, only: Iterable[str] | None = None) -> list[RepoRecord]:
+        return self.ws.repos_of(self.name, list(only) if only else None)
+
+    # ------------------------------------------------------------------ extraction
+    def has_functions(self) -> bool:
+        return self.extracted_path.exists()
+
+    def functions(self, *, repos: Iterable[str] | None = None, ids: Iterable[str] | None = None,
+                  lang: str | None = None) -> list[FunctionRecord]:
+        """The extracted functions, optionally only some repos, ids or one language."""
+        self.check_schema("extracted", self.extracted_path)
+        records = self._read_jsonl("extracted", self.extracted_path, FunctionRecord.from_dict)
+        if lang:
+            records = [r for r in records if r.lang == lang]
+        if repos:
+            wanted_repos = set(repos)
+            records = [r for r in records if r.repo in wanted_repos]
+        if ids:
+            wanted = set(ids)
+            missing = wanted - {r.id for r in records}
+            if missing:
+                raise R2EError(f"function '{sorted(missing)[0]}' is not in {self.extracted_path}")
+            records = [r for r in records if r.id in wanted]
+        return records
+
+    def write_functions(self, records: Iterable[FunctionRecord]) -> None:
+        atomic_write_jsonl(self.extracted_path, [r.to_dict() for r in records])
+        self._stamp("extracted")
+
+    # ------------------------------------------------------------------ build
+    def build_result(self, repo_id: str, *, required: bool = False) -> BuildResult | None:
+        path = self.build_result_path(repo_id)
+        self.check_schema("build_result", path)
+        data = self._read_json("build_result", path, required=required)
+        if data is None:
+            return None
+        return self._parse("build_result", path, data, BuildResult.from_dict)
+
+    def write_build_result(self, result: BuildResult) -> None:
+        atomic_write_json(self.build_result_path(result.repo), result.to_dict())
+        self._stamp("build_result")
+
+    def build_results(self) -> tuple[list[BuildResult], list[str], list[str]]:
+        """Every repo with a build folder: (results, unreadable repo ids, repos still building)."""
+        results, unreadable, running = [], [], []
+        if not self.build_dir.is_dir():
+            return results, unreadable, running
+        for folder in sorted(p for p in self.build_dir.iterdir() if p.is_dir()):
+            if not self.build_result_path(folder.name).exists():
+                running.append(folder.name)
+                continue
+            try:
+                result = self.build_result(folder.name)
+            except StageFileError:
+                unreadable.append(folder.name)
+                continue
+            if result is not None:
+                results.append(result)
+        return results, unreadable, running
+
+    def build_summary(self) -> dict | None:
+        data = self._read_json("build_summary", self.build_summary_path, required=False)
+        if data is not None and not isinstance(data, dict):
+            raise self.error("build_summary", self.build_summary_path, "not a JSON object")
+        return data
+
+    def write_build_summary(self, summary: dict) -> None:
+        atomic_write_json(self.build_summary_path, summary)
+        self._stamp("build_summary")
+
+    # ------------------------------------------------------------------ harnesses
+    def harness_result(self, function_id: str) -> HarnessResult | None:
+        path = self.harness_result_path(function_id)
+        data = self._read_json("harness_result", path, required=False)
+        if data is None:
+            return None
+        return self._parse("harness_result", path, data, HarnessResult.from_dict)
+
+    def write_harness(self, function_id: str, test: str | None, result: HarnessResult) -> None:
+        """The function's test (when given) and its result; the result last, so its presence means done."""
+        if test is not None:
+            atomic_write_text(self.harness_test_path(function_id), test)
+        atomic_write_json(self.harness_result_path(function_id), result.to_dict())
+        self._stamp("harness_result")
+
+    def genexec_doc(self, *, required: bool = False) -> dict | None:
+        self.check_schema("genexec", self.genexec_path)
+        data = self._read_json("genexec", self.genexec_path, required=required)
+        if data is not None and (not isinstance(data, dict) or not isinstance(data.get("functions", {}), dict)):
+            raise self.error("genexec", self.genexec_path, "not a genexec document")
+        return data
+
+    def write_genexec(self, doc: dict) -> None:
+        atomic_write_json(self.genexec_path, doc)
+        self._stamp("genexec")
+
+    def write_problems(self, problems: list[dict], path: Path | None = None) -> Path:
+        out = path or self.problems_path
+        atomic_write_jsonl(out, problems)
+        if out == self.problems_path:
+            self._stamp("problems")
+        return out

@@ -1,0 +1,311 @@
+"""The records that flow between stages: made by one stage, read back by every consumer.
+
+Frozen dataclasses with `to_dict`/`from_dict`. The saved JSON keeps the keys files have always had,
+so results written before these classes existed still load; keys a record does not know are kept in
+`extra` and written back unchanged. Only the standard library here: every package imports this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Build statuses whose environment later stages may run in: the repo installed and its tests ran
+# (all passing, most passing, or none found). Everything else has nothing usable to open.
+USABLE_STATUSES = ("success", "partial", "no_tests")
+
+
+class RecordError(ValueError):
+    """Data that does not have the shape of the record it should be."""
+
+
+def _known(cls) -> set[str]:
+    return {f.name for f in fields(cls)} - {"extra"}
+
+
+def _split(cls, data: Any, what: str) -> tuple[dict, dict]:
+    if not isinstance(data, dict):
+        raise RecordError(f"{what} is {type(data).__name__}, not an object")
+    known = _known(cls)
+    return {k: v for k, v in data.items() if k in known}, {k: v for k, v in data.items() if k not in known}
+
+
+def _require(values: dict, names: tuple[str, ...], what: str) -> None:
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise RecordError(f"{what} lacks {', '.join(missing)}")
+
+
+# --------------------------------------------------------------------------------------- extraction
+@dataclass(frozen=True)
+class FunctionRecord:
+    """One extracted function or method, as `r2e extract` writes it to extracted.jsonl."""
+
+    id: str  # "<repo_id>/<path>::<qualname>"
+    repo: str
+    path: str  # relative to the repo root
+    name: str
+    start_line: int  # 1-based line of the definition (decorators excluded)
+    end_line: int  # 1-based, inclusive
+    code: str
+    lang: str = "python"
+    kind: str = "function"
+    class_name: str | None = None
+    is_async: bool = False
+    decorators: tuple[str, ...] = ()
+    docstring: str = ""
+    signature: str = ""
+    callees: tuple[str, ...] = ()
+    context: str = ""  # the dependency slice, the target last
+    context_tokens: int = 0
+    file_tokens: int = 0
+    context_files: tuple[str, ...] = ()
+    context_trimmed: bool = False
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # language-specific fields
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.class_name}.{self.name}" if self.class_name else self.name
+
+    @property
+    def reference_name(self) -> str:
+        return f"reference_{self.class_name or self.name}"
+
+    @property
+    def module(self) -> str:
+        """Dotted module name guessed from the path (src layout stripped); the runner resolves the real one."""
+        parts = Path(self.path).with_suffix("").parts
+        if parts and parts[0] in ("src", "lib") and len(parts) > 1:
+            parts = parts[1:]
+        if parts and parts[-1] == "__init__":
+            parts = parts[:-1]
+        return ".".join(parts)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FunctionRecord":
+        values, extra = _split(cls, data, "function record")
+        _require(values, ("id", "repo", "path", "name", "start_line", "end_line", "code"), "function record")
+        for key in ("docstring", "signature", "context", "kind", "lang"):
+            if values.get(key) is None:
+                values.pop(key, None)  # the dataclass default
+        for key in ("decorators", "callees", "context_files"):
+            values[key] = tuple(values.get(key) or ())
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        for key in ("decorators", "callees", "context_files"):
+            out[key] = list(out[key])
+        return {**out, **self.extra}
+
+
+# -------------------------------------------------------------------------------------------- build
+@dataclass(frozen=True)
+class Failure:
+    """Why a build is not a success: an exception class (or a category), its message, the module at fault."""
+
+    cls: str
+    message: str = ""
+    module: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Failure | None":
+        if not data:
+            return None
+        if not isinstance(data, dict):
+            raise RecordError(f"build failure is {type(data).__name__}, not an object")
+        return cls(str(data.get("class") or "Error"), str(data.get("message") or ""), data.get("module"))
+
+    def to_dict(self) -> dict:
+        return {"class": self.cls, "message": self.message, "module": self.module}
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    """What the installation oracle saw: imports (Python), the build (C), and the repo's own tests."""
+
+    imports_ok: bool = False
+    import_errors: dict = field(default_factory=dict)  # module -> {type, message, module, trace}
+    tests_run: bool = False
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    pass_ratio: float | None = None
+    pytest_exit: int | None = None  # the test command's real exit code
+    timed_out: bool = False
+    output_tail: str = ""
+    built: bool | None = None  # C: did the build step succeed (None for Python)
+    source: str | None = None  # C: where the counts came from (ctest, tap, automake, exit code)
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "OracleResult | None":
+        if data is None:
+            return None
+        values, extra = _split(cls, data, "oracle result")
+        if "test_exit" in extra and "pytest_exit" not in values:  # C results name it test_exit
+            values["pytest_exit"] = extra.pop("test_exit")
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        if self.built is None:  # Python results never had these keys
+            out.pop("built")
+            out.pop("source")
+        return {**out, **self.extra}
+
+    def with_ratio(self) -> "OracleResult":
+        return replace(self, pass_ratio=round(self.passed / self.total, 4) if self.total else None)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """One repository's build: build/<repo_id>/result.json."""
+
+    repo: str
+    status: str  # success | partial | no_tests | failed | timeout | python2 | error
+    backend: str = "docker"
+    started: str | None = None
+    finished: str | None = None
+    duration: float | None = None
+    python: str | None = None
+    python_reason: str | None = None
+    language: str = "python"
+    build_system: str | None = None  # C builds name theirs
+    plan: dict = field(default_factory=dict)  # the saved install plan (plan.json)
+    commands: tuple[dict, ...] = ()  # every command run: kind, command, exit_code, duration, timed_out
+    install_script: tuple[str, ...] = ()  # the commands that reproduce the environment
+    oracle: OracleResult | None = None
+    failure: Failure | None = None
+    image: str | None = None  # docker: the image of record
+    venv: str | None = None
+    workdir: str | None = None
+    failed_requirements: tuple[str, ...] = ()
+    repair_steps: tuple[dict, ...] = ()
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        return self.status in USABLE_STATUSES
+
+    @property
+    def pass_ratio(self) -> float | None:
+        return self.oracle.pass_ratio if self.oracle else None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BuildResult":
+        values, extra = _split(cls, data, "build result")
+        _require(values, ("repo", "status"), "build result")
+        values["oracle"] = OracleResult.from_dict(values.get("oracle"))
+        values["failure"] = Failure.from_dict(values.get("failure"))
+        for key in ("commands", "install_script", "failed_requirements", "repair_steps"):
+            values[key] = tuple(values.get(key) or ())
+        values["plan"] = dict(values.get("plan") or {})
+        values["language"] = values.get("language") or "python"
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out["oracle"] = self.oracle.to_dict() if self.oracle else None
+        out["failure"] = self.failure.to_dict() if self.failure else None
+        for key in ("commands", "install_script", "failed_requirements", "repair_steps"):
+            out[key] = list(out[key])
+        return {**out, **self.extra}
+
+
+# ------------------------------------------------------------------------------------------ harness
+@dataclass(frozen=True)
+class Coverage:
+    """Coverage of the one function under test (branch and line), as the runner measured it."""
+
+    source: str = "none"  # coverage-functions | line-range | none
+    branch_coverage: float | None = None
+    line_coverage: float | None = None
+    num_branches: int | None = None
+    covered_branches: int | None = None
+    num_statements: int | None = None
+    covered_lines: int | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # executed/missing lines and branches
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Coverage | None":
+        if not data:
+            return None
+        values, extra = _split(cls, data, "coverage")
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {k: v for k, v in out.items() if v is not None or k in ("branch_coverage", "line_coverage")} | self.extra
+
+    def missing(self, key: str) -> list:
+        return list(self.extra.get(key) or [])
+
+
+@dataclass(frozen=True)
+class HarnessResult:
+    """One execution of a function's harness: tests/<folder>/result.json."""
+
+    function: str
+    status: str  # valid | invalid | timeout | crashed
+    valid: bool = False
+    test_sha256: str | None = None
+    reasons: tuple[str, ...] = ()
+    counts: dict | None = None  # run, passed, failed, errored, skipped
+    tests: tuple[dict, ...] = ()
+    load_error: str | None = None
+    coverage: Coverage | None = None
+    captures: tuple = ()
+    captured_calls: int = 0
+    runs: tuple[dict, ...] = ()
+    timed_out: bool = False
+    duration: float | None = None
+    mode: str = "original"
+    exec: dict | None = None  # the outer command: exit_code, timed_out, duration
+    output: str | None = None
+    runner_version: int | None = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def branch_coverage(self) -> float:
+        value = self.coverage.branch_coverage if self.coverage else None
+        return float(value) if value is not None else 0.0
+
+    @property
+    def line_coverage(self) -> float:
+        value = self.coverage.line_coverage if self.coverage else None
+        return float(value) if value is not None else 0.0
+
+    def rank(self) -> tuple:
+        """Better results sort higher: valid first, then branch coverage, then line coverage."""
+        return (self.valid, self.branch_coverage, self.line_coverage)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HarnessResult":
+        values, extra = _split(cls, data, "harness result")
+        _require(values, ("function", "status"), "harness result")
+        values["coverage"] = Coverage.from_dict(values.get("coverage"))
+        for key in ("reasons", "tests", "captures", "runs"):
+            values[key] = tuple(values.get(key) or ())
+        values["valid"] = bool(values.get("valid"))
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out["coverage"] = self.coverage.to_dict() if self.coverage else None
+        for key in ("reasons", "tests", "captures", "runs"):
+            out[key] = list(out[key])
+        return {**out, **self.extra}
+
+
+def rank_of(result: HarnessResult | None) -> tuple:
+    return result.rank() if result is not None else (False, -1.0, -1.0)
