@@ -8,7 +8,7 @@ spelled once::
       extracted.jsonl                     FunctionRecord per line (r2e extract)
       extract_summary.json, extract/      per-repo extraction output and summaries
       build/<repo_id>/result.json         BuildResult (r2e build), beside install.log, plan.json,
-                                          Dockerfile, repairs.json, run_tests.sh
+                                          Dockerfile, repairs.json, run_tests.sh, venv/ (see BuildFiles)
       build.json                          the build summary
       carve/<repo_id>/                    samples carved from the repo's own tests (r2e carve)
       tests/<function-folder>/            test.py and its HarnessResult result.json (r2e genexec)
@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
@@ -73,6 +74,37 @@ def function_folder(function_id: str) -> str:
     return f"{readable}-{digest}"
 
 
+@dataclass(frozen=True)
+class BuildFiles:
+    """One repository's build folder, build/<repo_id>/: what a build writes while it runs."""
+
+    dir: Path
+
+    @property
+    def result(self) -> Path:  # written last: its presence means the build is done
+        return self.dir / "result.json"
+
+    @property
+    def install_log(self) -> Path:
+        return self.dir / "install.log"
+
+    @property
+    def plan(self) -> Path:
+        return self.dir / "plan.json"
+
+    @property
+    def dockerfile(self) -> Path:  # docker: reproduces the repo image from its base
+        return self.dir / "Dockerfile"
+
+    @property
+    def repairs(self) -> Path:  # the LLM repair transcript
+        return self.dir / "repairs.json"
+
+    @property
+    def venv(self) -> Path:  # local backend: the repo's virtual environment
+        return self.dir / "venv"
+
+
 class Experiment:
     """One experiment of a workspace. Creating it touches nothing on disk."""
 
@@ -108,11 +140,14 @@ class Experiment:
     def build_repo_dir(self, repo_id: str) -> Path:
         return self.build_dir / repo_id
 
+    def build_files(self, repo_id: str) -> BuildFiles:
+        return BuildFiles(self.build_repo_dir(repo_id))
+
     def build_result_path(self, repo_id: str) -> Path:
-        return self.build_repo_dir(repo_id) / "result.json"
+        return self.build_files(repo_id).result
 
     def install_log_path(self, repo_id: str) -> Path:
-        return self.build_repo_dir(repo_id) / "install.log"
+        return self.build_files(repo_id).install_log
 
     @property
     def build_summary_path(self) -> Path:

@@ -160,6 +160,8 @@ class OracleResult:
         if self.built is None:  # Python results never had these keys
             out.pop("built")
             out.pop("source")
+        else:  # C results name the test command's exit code test_exit
+            out["test_exit"] = out.pop("pytest_exit")
         return {**out, **self.extra}
 
     def with_ratio(self) -> "OracleResult":
