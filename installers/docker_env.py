@@ -9,6 +9,7 @@ package index through a TLS-inspecting proxy). Each `execute` is a fresh `bash -
 
 from __future__ import annotations
 
+import configparser
 import io
 import os
 import tarfile
@@ -39,8 +40,6 @@ def host_ca_bundle() -> str | None:
 
 def _pip_conf_cert() -> str | None:
     """`cert` from pip's configuration files (what the host's pip trusts)."""
-    import configparser
-
     files = [os.environ.get("PIP_CONFIG_FILE") or "", "/etc/pip.conf", "/etc/xdg/pip/pip.conf",
              str(Path.home() / ".config" / "pip" / "pip.conf"), str(Path.home() / ".pip" / "pip.conf")]
     for f in files:
@@ -58,6 +57,8 @@ def _pip_conf_cert() -> str | None:
 
 
 class DockerEnvironment(Environment):
+    supports_commit = True
+
     def __init__(self, image: str, *, client=None, workdir: str = WORKDIR, lifetime: int = DEFAULT_LIFETIME,
                  mem_limit: str = "4g", cpus: float = 2.0, pids_limit: int = 2048,
                  ca_bundle: str | None = "auto", name_hint: str = "env", network: bool = True):
@@ -109,8 +110,7 @@ class DockerEnvironment(Environment):
         text = clip_output(out.decode("utf-8", errors="replace"))
         return ExecResult(-1 if timed_out else (code if code is not None else -1), text, timed_out, duration)
 
-    def copy_to(self, src: Path, dest: str, exclude: set[str] | frozenset[str] = frozenset()) -> None:
-        """Copy a host file or folder to `dest` (absolute, or relative to workdir), skipping `exclude` names."""
+    def copy_to(self, src: Path, dest: str, exclude: frozenset[str] | set[str] = frozenset()) -> None:
         src = Path(src)
         dest = dest if dest.startswith("/") else f"{self.workdir}/{dest}"
         parent, name = os.path.split(dest.rstrip("/"))

@@ -43,6 +43,7 @@ class Environment(abc.ABC):
 
     workdir: str
     venv: str  # the repo's virtual environment inside the environment
+    supports_commit: bool = False  # can `commit` save this environment as an image?
 
     @abc.abstractmethod
     def execute(self, command: str, cwd: str | None = None, timeout: float | None = None,
@@ -50,12 +51,17 @@ class Environment(abc.ABC):
         """Run `command` with `bash -lc` in `cwd` (default: workdir). Kill the whole process group on timeout."""
 
     @abc.abstractmethod
-    def copy_to(self, src: Path, dest: str) -> None:
-        """Copy a host file or folder into the environment at path `dest`."""
+    def copy_to(self, src: Path, dest: str, exclude: frozenset[str] | set[str] = frozenset()) -> None:
+        """Copy a host file or folder into the environment at path `dest` (absolute, or relative to
+        workdir), leaving out every file or folder whose name is in `exclude`."""
 
     @abc.abstractmethod
     def copy_from(self, src: str, dest: Path) -> None:
         """Copy a file or folder from the environment to the host path `dest`."""
+
+    def commit(self, repository: str, tag: str, changes: list[str] | None = None) -> str:
+        """Save the environment as the image `repository:tag`; return its id. Only where `supports_commit`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved as an image")
 
     def close(self) -> None:
         """Release the environment (remove the container, etc.). Safe to call twice."""

@@ -6,6 +6,7 @@ then run on the host, which is why docker is the default everywhere.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -32,8 +33,6 @@ def kill_all() -> None:
 
 def find_python(version: str) -> str | None:
     """An interpreter for X.Y on this host: pythonX.Y on PATH, or a pyenv / uv-managed install."""
-    import glob
-
     found = shutil.which(f"python{version}")
     if found and "/shims/" not in found:  # pyenv shims answer only for the selected versions
         return found
@@ -97,8 +96,8 @@ class LocalEnvironment(Environment):
         code = -1 if timed_out else proc.returncode
         return ExecResult(code, text, timed_out, time.monotonic() - start)
 
-    def copy_to(self, src: Path, dest: str) -> None:
-        _copy(Path(src), Path(self._resolve(dest)))
+    def copy_to(self, src: Path, dest: str, exclude: frozenset[str] | set[str] = frozenset()) -> None:
+        _copy(Path(src), Path(self._resolve(dest)), exclude)
 
     def copy_from(self, src: str, dest: Path) -> None:
         _copy(Path(self._resolve(src)), Path(dest))
@@ -114,9 +113,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _copy(src: Path, dest: Path) -> None:
+def _copy(src: Path, dest: Path, exclude: frozenset[str] | set[str] = frozenset()) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
-        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        ignore = (lambda _dir, names: {n for n in names if n in exclude}) if exclude else None
+        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, ignore=ignore)
     else:
         shutil.copy2(src, dest)
