@@ -7,15 +7,14 @@ import json
 import click
 
 from r2e.errors import R2EUsageError
+from r2e.experiment import Experiment
 from r2e.intake.git import DEFAULT_CLONE_TIMEOUT
 from r2e.intake.listfile import read_list_file
-from r2e.intake.setup import SetupOptions, SetupOutcome, SetupRun
+from r2e.intake.setup import SetupOptions, SetupOutcome
+from r2e.intake.setup_stage import run_setup
 from r2e.intake.sources import RepoSource, SourceError, parse_path, parse_url
 from r2e.pool import default_workers
-from r2e.progress import progress
 from r2e.workspace import Workspace, check_experiment_name
-
-STATUS_WIDTH = 8
 
 
 def collect_sources(
@@ -43,23 +42,6 @@ def collect_sources(
         except SourceError as exc:
             bad.append(SetupOutcome(entry, "failed", None, str(exc)))
     return sources, bad
-
-
-def outcome_line(o: SetupOutcome) -> str:
-    name = o.repo_id or repr(o.entry)
-    return f"{o.status:<{STATUS_WIDTH}}{name}  {o.reason}".rstrip()
-
-
-def run_setup(ws: Workspace, exp: str, sources: list[RepoSource], bad: list[SetupOutcome], opts: SetupOptions, jobs: int) -> list[SetupOutcome]:
-    """Set up the sources and print one line per entry plus a summary; returns all outcomes."""
-    outcomes = list(bad)
-    with progress(len(sources) + len(bad), "setup") as bar:
-        for o in bad:
-            bar.advance(o.status, outcome_line(o))
-        outcomes += SetupRun(ws, exp, opts).run(sources, jobs, on_outcome=lambda o: bar.advance(o.status, outcome_line(o)))
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
-    click.echo(f"setup {exp}: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed")
-    return outcomes
 
 
 @click.command()
@@ -92,8 +74,7 @@ def setup(ws: Workspace, exp, repo_urls, local_paths, repo_urls_file, repo_paths
 @click.pass_obj
 def repos(ws: Workspace, exp, as_json):
     """List the repositories of experiment EXP."""
-    check_experiment_name(exp)
-    manifest = ws.load_manifest(exp)
+    manifest = Experiment(ws, exp).manifest()
     if as_json:
         click.echo(json.dumps(manifest.to_dict()["repos"], indent=2))
         return
