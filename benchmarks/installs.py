@@ -22,8 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from installers.build import BuildOptions  # noqa: E402
-from installers.runner import BuildItem, build_many  # noqa: E402
+from installers.build_many import BuildItem, build_many  # noqa: E402
+from installers.options import BuildOptions  # noqa: E402
+from r2e.experiment import Experiment  # noqa: E402
+from r2e.workspace import Workspace  # noqa: E402
 
 # Small, real projects whose sdists ship their tests; three of them carry C extensions.
 DEFAULT_PROJECTS = [
@@ -95,8 +97,9 @@ def main() -> int:
         opts = BuildOptions(backend=args.backend, timeout_per_task=args.timeout, rules=(mode == "rules"), llm=None,
                             rebuild=True)  # every mode installs from scratch: comparable times
         t0 = time.monotonic()
-        summary = build_many(items, args.out / f"build-{mode}{'-bare' if args.bare else ''}", opts,
-                             workers=args.jobs, force=True, echo=lambda *a, **k: None)
+        # Each mode builds into its own experiment of a workspace under --out.
+        exp = Experiment(Workspace(args.out), f"build-{mode}{'-bare' if args.bare else ''}")
+        summary = build_many(items, exp, opts, workers=args.jobs, force=True, echo=lambda *a, **k: None)
         wall = time.monotonic() - t0
         report[mode] = {"summary": summary, "wall": wall}
         print(f"\n== {mode} ({args.backend}{', bare' if args.bare else ''}): "

@@ -13,8 +13,15 @@ import sys
 
 import click
 
-from r2e.commands.build_cmd import build_options, common_build_options
+from installers.build_stage import run_build
+from installers.cli_options import build_options, common_build_options
+from installers.images import prune_dangling
 from r2e.errors import R2EUsageError
+from r2e.intake.listfile import read_list_file
+from r2e.intake.setup import SetupOptions, SetupOutcome
+from r2e.intake.setup_stage import run_setup
+from r2e.intake.sources import SourceError, parse_url
+from r2e.stage_records import USABLE_STATUSES
 from r2e.workspace import Workspace, check_experiment_name
 
 
@@ -32,11 +39,6 @@ def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs,
          python, min_pass_ratio, no_repairs, no_llm, model, base_url, no_cache, max_repair_steps, rebuild, force,
          min_free_gb, wheelhouse, no_network, minimal_base):
     """Set up and build repositories start..end of URLS_FILE."""
-    from r2e.commands.setup_cmd import run_setup
-    from r2e.intake.listfile import read_list_file
-    from r2e.intake.setup import SetupOptions
-    from r2e.intake.sources import SourceError, parse_url
-
     check_experiment_name(exp)
     ws = Workspace(home)
     entries = read_list_file(urls_file, urls=True)
@@ -56,21 +58,15 @@ def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs,
             try:
                 sources.append(parse_url(entry))
             except SourceError as exc:
-                from r2e.intake.setup import SetupOutcome
-
                 bad.append(SetupOutcome(entry, "failed", None, str(exc)))
         outcomes = run_setup(ws, exp, sources, bad, SetupOptions(), jobs=min(8, max(2, workers)))
         ids = [o.repo_id for o in outcomes if o.repo_id and o.status in ("ok", "skipped")]
         any_failed |= any(o.status == "failed" for o in outcomes)
         if not ids:
             continue
-        from r2e.commands.build_cmd import run_build
-
         summary = run_build(ws, exp, ws.repos_of(exp, ids), opts, jobs=workers, force=force, min_free_gb=min_free_gb)
-        any_failed |= any(k not in ("success", "partial", "no_tests") for k in summary["counts"])
+        any_failed |= any(k not in USABLE_STATUSES for k in summary["counts"])
         if backend == "docker" and opts.docker_client is not None:
-            from installers.images import prune_dangling
-
             freed = prune_dangling(opts.docker_client)
             if freed:
                 click.echo(f"pruned dangling layers: {freed / 1e6:.0f} MB")

@@ -1,111 +1,90 @@
 """Build one repository into an environment: plan -> install -> oracle -> repairs -> result.
 
-Writes, under the repo's build folder: result.json (last, atomically: its presence means done),
-install.log (every command and its output), plan.json, Dockerfile (docker: reproduces the image
-from the base), repairs.json (the LLM transcript, when a model was asked).
+Writes, under the repo's build folder (`BuildFiles`): result.json (last, atomically: its presence
+means done), install.log (every command and its output), plan.json, Dockerfile (docker: reproduces
+the image from the base), repairs.json (the LLM transcript, when a model was asked).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import shlex
 import sys
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
-from installers.environment import Environment, ExecResult
-from installers.oracle import OracleResult, run_oracle
+from installers.backends import EnvFactory, ImagePlan, default_env_factory, finish_docker
+from installers.cbuild import CBuild, c_failure, c_status, detect, is_c_repo, run_c_oracle
+from installers.environment import Environment
+from installers.installer import CANCELLED, WHEELHOUSE_PATH, BuildCancelled, Installer, pip_command
+from installers.llm_repair import llm_repair
+from installers.local_env import find_python
+from installers.options import BuildOptions
+from installers.oracle import STATUS_RANK, better, oracle_status, run_oracle
 from installers.plan import InstallPlan, make_plan
 from installers.repairs import propose
+from installers.wheelhouse import fill
+from r2e.experiment import BuildFiles, Experiment
 from r2e.fsio import atomic_write_json, atomic_write_text
+from r2e.stage_records import BuildResult, Failure, OracleResult
+from r2e.workspace import now_iso
 
 STATUSES = ("success", "partial", "failed", "timeout", "no_tests", "python2", "error")
-RANK = {"success": 5, "partial": 4, "no_tests": 3, "failed": 1, "timeout": 0, "error": 0, "python2": 0}
-INSTALL_TIMEOUT = 900
-CANCELLED = threading.Event()  # set on Ctrl-C: running builds stop and record nothing (so they resume)
+MAX_ATTEMPTS = 3  # the first install plus at most two restarts with another Python
 
 
-class BuildCancelled(Exception):
-    pass
+def build_repo(repo_id: str, repo_path: Path, exp: Experiment, opts: BuildOptions,
+               env_factory: EnvFactory | None = None) -> BuildResult:
+    """Build one repo; always returns its result, failures included, and saves it in `exp`.
 
-
-SCRIPT_KINDS = {"venv", "install", "editable", "pth", "optional", "build"}  # not tests, oracle runs or trials
-
-
-@dataclass
-class BuildOptions:
-    backend: str = "docker"  # docker | local
-    python: str | None = None  # force a version
-    timeout_per_task: float = 1800
-    test_timeout: float = 900
-    min_pass_ratio: float = 0.95
-    rules: bool = True  # rule-based repairs
-    llm: object | None = None  # an r2e.llm.LLMConfig, or None
-    max_repair_steps: int = 10
-    rebuild: bool = False
-    base_minimal: bool = False  # docker: use the small test base image
-    docker_client: object | None = None
-    wheelhouse: Path | None = None  # docker: resolve wheels on the host into this folder, install --no-index
-    network: bool = True  # docker: False runs containers without any network
-    commit: str | None = None  # the repo's commit, part of the image name hash
-
-
-@dataclass
-class Step:
-    kind: str  # venv | install | editable | pth | optional | repair | llm
-    command: str
-    exit_code: int
-    duration: float
-    timed_out: bool = False
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "command": self.command, "exit_code": self.exit_code,
-                "duration": round(self.duration, 2), "timed_out": self.timed_out}
-
-
-class Installer:
-    """Runs and records commands in one environment, within the task's deadline."""
-
-    def __init__(self, env: Environment, log_path: Path, deadline: float, keep_log: bool = False):
-        self.env, self.log_path, self.deadline = env, log_path, deadline
-        self.steps: list[Step] = []
-        self._log: list[str] = [log_path.read_text(encoding="utf-8")] if keep_log and log_path.exists() else []
-        self.pip = pip_command(env)
-        self.prefetch: Callable[[list[str]], None] | None = None  # wheelhouse mode: fetch dists on the host
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def run(self, kind: str, command: str, timeout: float = INSTALL_TIMEOUT, cwd: str | None = None) -> ExecResult:
+    A build interrupted by Ctrl-C returns status "cancelled" and saves nothing, so it runs again."""
+    files = exp.build_files(repo_id)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    started, t0 = now_iso(), time.monotonic()
+    cancelled = BuildResult(repo_id, "cancelled", backend=opts.backend, started=started)
+    try:
+        result = RepoBuild(repo_id, Path(repo_path), files, opts, t0 + opts.timeout_per_task, env_factory).run()
+    except BuildCancelled:
+        return cancelled
+    except Exception as exc:  # an unexpected failure is data, never a crashed batch
         if CANCELLED.is_set():
-            raise BuildCancelled()
-        timeout = max(1.0, min(timeout, self.remaining()))
-        res = self.env.execute(command, cwd=cwd, timeout=timeout)
-        if CANCELLED.is_set():
-            raise BuildCancelled()
-        self.steps.append(Step(kind, command, res.exit_code, res.duration, res.timed_out))
-        self.log(f"$ {command}\n[exit {res.exit_code}{' TIMEOUT' if res.timed_out else ''}, {res.duration:.1f}s]\n{res.output}")
-        return res
-
-    def log(self, text: str) -> None:
-        self._log.append(text.rstrip() + "\n")
-        atomic_write_text(self.log_path, "".join(self._log))
-
-    def script(self, plan: InstallPlan) -> list[str]:
-        """The install script of record: install steps that succeeded, then the repairs that helped."""
-        base = [s.command for s in self.steps if s.exit_code == 0 and s.kind in SCRIPT_KINDS]
-        return base + [c for c in plan.extra_steps if c not in base]
+            return cancelled
+        result = BuildResult(repo_id, "error", backend=opts.backend, failure=Failure(type(exc).__name__, str(exc)[:500]))
+    if CANCELLED.is_set():  # interrupted midway: what ran is not a verdict
+        return cancelled
+    result = replace(result, started=started, duration=round(time.monotonic() - t0, 2), finished=now_iso())
+    exp.write_build_result(result)
+    return result
 
 
-def pip_command(env: Environment, wheelhouse: bool = False) -> str:
-    offline = f" --no-index --find-links {WHEELHOUSE_PATH}" if wheelhouse else ""
-    return f"uv pip install --python {env.python}{offline}"
+@dataclass(frozen=True)
+class Restart:
+    """A repair asked to install again from scratch with another Python."""
+
+    python: str
 
 
-WHEELHOUSE_PATH = "/wheelhouse"
+def failure_of(status: str, failed_reqs: list[str], oracle: OracleResult | None) -> Failure | None:
+    """Why a Python build is not a success: the first import error, the requirements that failed, or the tests."""
+    if status == "success":
+        return None
+    if status == "python2":
+        return Failure("python2", "Python-2-only code is reported, not installed")
+    if oracle and not oracle.imports_ok:
+        for module, err in oracle.import_errors.items():
+            return Failure(err.get("type", "ImportError"), err.get("message", ""), err.get("module") or module)
+    if failed_reqs and (oracle is None or status != "partial"):
+        return Failure("InstallError", f"could not install {', '.join(failed_reqs[:5])}", failed_reqs[0])
+    if oracle is None:
+        return Failure("Error", "no oracle result")
+    if oracle.timed_out or status == "timeout":
+        return Failure("Timeout", "the task's time ran out")
+    if status == "no_tests":
+        return Failure("NoTests", "no tests ran")
+    if not oracle.tests_run and oracle.pytest_exit not in (None, 0, 5):
+        last = (oracle.output_tail.strip().splitlines() or [""])[-1]
+        return Failure("TestsDidNotStart", f"pytest exit {oracle.pytest_exit}: {last[:300]}")
+    return Failure("TestsFailed", f"pass ratio {oracle.pass_ratio} ({oracle.passed}/{oracle.total})")
 
 
 def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[str], str]:
@@ -115,8 +94,6 @@ def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[s
     if docker:
         venv_cmd = f"uv venv --quiet --python /usr/bin/python3 {env.venv}"
     else:
-        from installers.local_env import find_python
-
         interpreter = find_python(plan.python) or plan.python
         venv_cmd = f"UV_PYTHON_DOWNLOADS=never uv venv --quiet --python {interpreter} {env.venv}"
     res = inst.run("venv", venv_cmd, timeout=300)
@@ -158,262 +135,175 @@ def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[s
     return failed, "\n".join(output)
 
 
-def failure_of(status: str, failed_reqs: list[str], oracle: OracleResult | None) -> dict | None:
-    if status == "success":
-        return None
-    if status == "python2":
-        return {"class": "python2", "message": "Python-2-only code is reported, not installed", "module": None}
-    if oracle and not oracle.imports_ok:
-        for module, err in oracle.import_errors.items():
-            return {"class": err.get("type", "ImportError"), "message": err.get("message", ""),
-                    "module": err.get("module") or module}
-    if failed_reqs and (oracle is None or status != "partial"):
-        return {"class": "InstallError", "message": f"could not install {', '.join(failed_reqs[:5])}",
-                "module": failed_reqs[0]}
-    if oracle is None:
-        return {"class": "Error", "message": "no oracle result", "module": None}
-    if oracle.timed_out or status == "timeout":
-        return {"class": "Timeout", "message": "the task's time ran out", "module": None}
-    if status == "no_tests":
-        return {"class": "NoTests", "message": "no tests ran", "module": None}
-    if not oracle.tests_run and oracle.pytest_exit not in (None, 0, 5):
-        last = (oracle.output_tail.strip().splitlines() or [""])[-1]
-        return {"class": "TestsDidNotStart", "message": f"pytest exit {oracle.pytest_exit}: {last[:300]}", "module": None}
-    return {"class": "TestsFailed", "message": f"pass ratio {oracle.pass_ratio} ({oracle.passed}/{oracle.total})",
-            "module": None}
+class RepoBuild:
+    """One repository's build, from its plan to its (unsaved) result."""
 
+    def __init__(self, repo_id: str, repo_path: Path, files: BuildFiles, opts: BuildOptions, deadline: float,
+                 env_factory: EnvFactory | None):
+        self.repo_id, self.repo_path, self.files, self.opts, self.deadline = repo_id, repo_path, files, opts, deadline
+        self.env_factory = env_factory or default_env_factory(repo_id, repo_path, files, opts)
+        self.docker = opts.backend == "docker"
+        self.tried: set[str] = set()  # repair keys already tried, across restarts
+        self.repair_steps: list[dict] = []
 
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    def run(self) -> BuildResult:
+        plan = make_plan(self.repo_path, self.opts.python)
+        atomic_write_json(self.files.plan, plan.to_dict())
+        if is_c_repo(self.repo_path, plan.python_files):
+            return self.build_c(plan, detect(self.repo_path))
+        if plan.python2:
+            atomic_write_text(self.files.install_log, "Python-2-only repository: not installed.\n")
+            return BuildResult(self.repo_id, "python2", backend=self.opts.backend, plan=plan.to_dict(),
+                               failure=failure_of("python2", [], None))
+        attempt = 1
+        while True:
+            outcome = self.attempt(plan, keep_log=attempt > 1,
+                                   can_restart=attempt < MAX_ATTEMPTS and time.monotonic() < self.deadline)
+            if not isinstance(outcome, Restart):
+                break
+            attempt += 1
+            plan.python, plan.python_reason = outcome.python, f"repair: restarted with Python {outcome.python}"
+        atomic_write_json(self.files.plan, plan.to_dict())
+        return outcome
 
+    # ------------------------------------------------------------------ Python
+    def attempt(self, plan: InstallPlan, *, keep_log: bool, can_restart: bool) -> BuildResult | Restart:
+        """Install the plan in a fresh environment, check it, repair it; the environment is closed after."""
+        env, image = self.env_factory(plan)
+        inst = Installer(env, self.files.install_log, self.deadline, keep_log=keep_log)
+        if keep_log:
+            inst.log(f"# restarting the install with Python {plan.python}")
+        try:
+            if self.docker and self.opts.wheelhouse is not None:
+                self.use_wheelhouse(inst, plan, Path(self.opts.wheelhouse))
+            if image is not None and image.reused:
+                inst.log(f"reusing image {image.image} (plan unchanged; --rebuild forces a new one)")
+                failed: list[str] = []
+                install_out = ""
+            else:
+                failed, install_out = install(inst, plan, docker=self.docker)
+            oracle = self.oracle(inst, plan)
+            status = self.status(oracle, inst)
+            if self.opts.rules and status != "success":
+                outcome = self.rule_repairs(inst, plan, oracle, status, failed, install_out, can_restart)
+                if isinstance(outcome, Restart):
+                    return outcome
+                oracle, status, failed = outcome
+            if self.opts.llm is not None and status != "success" and inst.remaining() > 0:
+                oracle, status = llm_repair(inst, plan, self.opts, oracle, status, self.files.repairs,
+                                            self.repair_steps, lambda: self.oracle(inst, plan),
+                                            lambda o: self.status(o, inst))
+            script = inst.script(plan)
+            return BuildResult(
+                self.repo_id, status, backend=self.opts.backend, python=plan.python,
+                python_reason=plan.python_reason, plan=plan.to_dict(), commands=inst.step_dicts(),
+                install_script=tuple(script), oracle=oracle, failure=failure_of(status, failed, oracle),
+                image=self.finish(env, image, script, status), venv=env.venv, workdir=env.workdir,
+                failed_requirements=tuple(failed), repair_steps=tuple(self.repair_steps))
+        finally:
+            env.close()
 
-def write_dockerfile(path: Path, base: str, commands: list[str], workdir: str) -> None:
-    lines = ["# Reproduces this repo's image from the base image (built by `r2e images build-base`).",
-             f"FROM {base}", f"COPY . {workdir}", f"WORKDIR {workdir}"]
-    lines += [f"RUN {c}" for c in commands]
-    lines += [f"ENV VIRTUAL_ENV={workdir}/.venv PATH={workdir}/.venv/bin:$PATH"]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    def use_wheelhouse(self, inst: Installer, plan: InstallPlan, root: Path) -> None:
+        """Installs come from wheels fetched on the host (containers without index access)."""
+        folder = root / f"py{plan.python}"
 
+        def prefetch(reqs: list[str]) -> None:
+            t = time.monotonic()
+            failed, log = fill(reqs, plan.python, folder, timeout=max(30.0, min(900.0, inst.remaining())))
+            inst.log(f"# wheelhouse {folder}: {len(reqs)} requirement(s), {len(failed)} not found, "
+                     f"{time.monotonic() - t:.1f}s\n{log[-2000:] if failed else ''}")
+            inst.env.execute(f"rm -rf {WHEELHOUSE_PATH}", cwd="/", timeout=60)
+            inst.env.copy_to(folder, WHEELHOUSE_PATH)
 
-EnvFactory = Callable[[InstallPlan], Environment]
+        inst.pip = pip_command(inst.env, wheelhouse=True)
+        inst.prefetch = prefetch
 
+    def oracle(self, inst: Installer, plan: InstallPlan) -> OracleResult:
+        timeout = max(1.0, min(self.opts.test_timeout, inst.remaining()))
+        oracle = run_oracle(inst.env, plan.top_level, has_tests=plan.has_tests, test_timeout=timeout)
+        inst.log(f"# oracle: imports_ok={oracle.imports_ok} errors={list(oracle.import_errors)} "
+                 f"passed={oracle.passed} failed={oracle.failed} errors={oracle.errors} ratio={oracle.pass_ratio}\n"
+                 f"{oracle.output_tail[-3000:]}")
+        return oracle
 
-def build_repo(repo_id: str, repo_path: Path, out_dir: Path, opts: BuildOptions,
-               env_factory: EnvFactory | None = None, log: Callable[[str], None] | None = None) -> dict:
-    """Build one repo; always returns (and saves) its result dict, failures included."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started, t0 = now_iso(), time.monotonic()
-    deadline = t0 + opts.timeout_per_task
-    result: dict = {"repo": repo_id, "backend": opts.backend, "started": started}
-    try:
-        result.update(_build(repo_id, Path(repo_path), out_dir, opts, deadline, env_factory))
-    except BuildCancelled:
-        return {**result, "status": "cancelled"}  # no result.json: the next run builds it again
-    except Exception as exc:  # an unexpected failure is data, never a crashed batch
-        if CANCELLED.is_set():
-            return {**result, "status": "cancelled"}
-        result.update(status="error", failure={"class": type(exc).__name__, "message": str(exc)[:500], "module": None})
-    if CANCELLED.is_set():  # interrupted midway: what ran is not a verdict
-        return {**result, "status": "cancelled"}
-    result["duration"] = round(time.monotonic() - t0, 2)
-    result["finished"] = now_iso()
-    atomic_write_json(out_dir / "result.json", result)
-    return result
+    def status(self, oracle: OracleResult, inst: Installer) -> str:
+        status = oracle_status(oracle, self.opts.min_pass_ratio)
+        if status != "success" and inst.remaining() <= 0:
+            return "timeout"
+        return status
 
-
-def _build(repo_id: str, repo_path: Path, out_dir: Path, opts: BuildOptions, deadline: float,
-           env_factory: EnvFactory | None) -> dict:
-    plan = make_plan(repo_path, opts.python)
-    atomic_write_json(out_dir / "plan.json", plan.to_dict())
-    from installers.cbuild import detect, is_c_repo
-
-    if is_c_repo(repo_path, plan.python_files):
-        return _build_c(repo_id, repo_path, out_dir, opts, deadline, env_factory, plan, detect(repo_path))
-    if plan.python2:
-        atomic_write_text(out_dir / "install.log", "Python-2-only repository: not installed.\n")
-        return {"status": "python2", "python": None, "plan": plan.to_dict(), "commands": [], "oracle": None,
-                "failure": failure_of("python2", [], None), "image": None, "repair_steps": []}
-    docker = opts.backend == "docker"
-    if env_factory is None:
-        from installers.backends import default_env_factory
-
-        env_factory = default_env_factory(repo_id, repo_path, out_dir, opts)
-    tried: set[str] = set()
-    repair_steps: list[dict] = []
-    attempt = 0
-    while True:
-        attempt += 1
-        outcome = _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried, repair_steps,
-                           keep_log=attempt > 1)
-        restart = outcome.pop("restart_python", None)
-        if restart and attempt < 3 and time.monotonic() < deadline:
-            plan.python, plan.python_reason = restart, f"repair: restarted with Python {restart}"
-            continue
-        break
-    outcome.update(python=plan.python, python_reason=plan.python_reason, plan=plan.to_dict(),
-                   repair_steps=repair_steps)
-    atomic_write_json(out_dir / "plan.json", plan.to_dict())
-    return outcome
-
-
-def _attempt(repo_id, plan, out_dir, opts, deadline, env_factory, docker, tried, repair_steps,
-             keep_log: bool = False) -> dict:
-    env = env_factory(plan)
-    inst = Installer(env, out_dir / "install.log", deadline, keep_log=keep_log)
-    if keep_log:
-        inst.log(f"# restarting the install with Python {plan.python}")
-    try:
-        if docker and opts.wheelhouse is not None:
-            _use_wheelhouse(inst, plan, Path(opts.wheelhouse))
-        prepared = getattr(env, "r2e_reused_image", None)
-        if prepared:
-            inst.log(f"reusing image {prepared} (plan unchanged; --rebuild forces a new one)")
-            failed, install_out = [], ""
-        else:
-            failed, install_out = install(inst, plan, docker=docker)
-        oracle = _oracle(env, plan, opts, inst)
-        status = _status(oracle, inst, opts)
-        if opts.rules and status != "success":
-            oracle, status, restart, failed = _rule_repairs(inst, plan, opts, docker, oracle, status, failed,
-                                                    install_out, tried, repair_steps)
-            if restart:
-                return {"restart_python": restart}
-        if opts.llm is not None and status not in ("success",) and inst.remaining() > 0:
-            from installers.llm_repair import llm_repair
-
-            oracle, status = llm_repair(inst, plan, opts, oracle, status, out_dir, repair_steps,
-                                        lambda: _oracle(env, plan, opts, inst),
-                                        lambda o: _status(o, inst, opts))
-        image = None
-        commands = inst.script(plan)
-        if docker:
-            from installers.backends import finish_docker
-
-            image = finish_docker(env, repo_id, plan, opts, commands, out_dir, status)
-        return {"status": status, "commands": [s.to_dict() for s in inst.steps], "install_script": commands,
-                "oracle": oracle.to_dict(),
-                "failure": failure_of(status, failed, oracle), "image": image,
-                "venv": env.venv, "workdir": env.workdir, "failed_requirements": failed}
-    finally:
-        env.close()
-
-
-def _use_wheelhouse(inst: Installer, plan: InstallPlan, root: Path) -> None:
-    """Installs come from wheels fetched on the host (containers without index access)."""
-    from installers.wheelhouse import fill
-
-    folder = root / f"py{plan.python}"
-
-    def prefetch(reqs: list[str]) -> None:
-        t = time.monotonic()
-        failed, log = fill(reqs, plan.python, folder, timeout=max(30.0, min(900.0, inst.remaining())))
-        inst.log(f"# wheelhouse {folder}: {len(reqs)} requirement(s), {len(failed)} not found, "
-                 f"{time.monotonic() - t:.1f}s\n{log[-2000:] if failed else ''}")
-        inst.env.execute(f"rm -rf {WHEELHOUSE_PATH}", cwd="/", timeout=60)
-        inst.env.copy_to(folder, WHEELHOUSE_PATH)
-
-    inst.pip = pip_command(inst.env, wheelhouse=True)
-    inst.prefetch = prefetch
-
-
-def _oracle(env: Environment, plan: InstallPlan, opts: BuildOptions, inst: Installer) -> OracleResult:
-    timeout = max(1.0, min(opts.test_timeout, inst.remaining()))
-    oracle = run_oracle(env, plan.top_level, has_tests=plan.has_tests, test_timeout=timeout)
-    inst.log(f"# oracle: imports_ok={oracle.imports_ok} errors={list(oracle.import_errors)} "
-             f"passed={oracle.passed} failed={oracle.failed} errors={oracle.errors} ratio={oracle.pass_ratio}\n"
-             f"{oracle.output_tail[-3000:]}")
-    return oracle
-
-
-def _status(oracle: OracleResult, inst: Installer, opts: BuildOptions) -> str:
-    status = oracle.status(opts.min_pass_ratio)
-    if status != "success" and inst.remaining() <= 0:
-        return "timeout"
-    return status
-
-
-def _rule_repairs(inst, plan, opts, docker, oracle, status, failed, install_out, tried, repair_steps):
-    pip = inst.pip
-    for _ in range(opts.max_repair_steps):
-        if inst.remaining() <= 0:
-            break
-        repairs = propose(oracle, install_out, failed, plan, pip, docker, tried)
-        if not repairs:
-            break
-        repair = repairs[0]
-        tried.add(repair.key)
-        if repair.dists and inst.prefetch is not None:
-            inst.prefetch(repair.dists)
-        if repair.python:
-            repair_steps.append({"source": "rule", **repair.to_dict(), "helped": None})
-            return oracle, status, repair.python, failed
-        ok = all(inst.run("repair", cmd).ok for cmd in repair.commands)
-        new_oracle = _oracle(inst.env, plan, opts, inst)
-        new_status = _status(new_oracle, inst, opts)
-        helped = ok and _better(new_oracle, new_status, oracle, status)
-        repair_steps.append({"source": "rule", **repair.to_dict(), "helped": helped, "status_after": new_status})
-        if helped:
-            plan.extra_steps += repair.commands  # folded into the install script
-            plan.system_packages += repair.system_packages
-            if repair.rule == "relax-pins":
-                failed = []
-            install_out = ""
-        oracle, status = new_oracle, new_status
-        if status == "success":
-            break
-    return oracle, status, None, failed
-
-
-def _better(new: OracleResult, new_status: str, old: OracleResult, old_status: str) -> bool:
-    if RANK.get(new_status, 0) != RANK.get(old_status, 0):
-        return RANK.get(new_status, 0) > RANK.get(old_status, 0)
-    if len(new.import_errors) != len(old.import_errors):
-        return len(new.import_errors) < len(old.import_errors)
-    return (new.pass_ratio or 0) > (old.pass_ratio or 0) or new.passed > old.passed
-
-
-def _build_c(repo_id, repo_path, out_dir, opts, deadline, env_factory, plan, cb) -> dict:
-    from installers.cbuild import c_status, run_c_oracle
-
-    docker = opts.backend == "docker"
-    if env_factory is None:
-        from installers.backends import default_env_factory
-
-        env_factory = default_env_factory(repo_id, repo_path, out_dir, opts)
-    env = env_factory(plan)
-    inst = Installer(env, out_dir / "install.log", deadline)
-    repair_steps: list[dict] = []
-    try:
-        inst.log(f"# C repository: {cb.system} build")
-        oracle = run_c_oracle(env, cb, inst.run, opts.test_timeout)
-        status = c_status(oracle, opts.min_pass_ratio)
-        tried: set[str] = set()
-        while opts.rules and status not in ("success",) and inst.remaining() > 0 and len(repair_steps) < opts.max_repair_steps:
-            repairs = [r for r in propose(None, oracle["output_tail"], [], plan, inst.pip, docker, tried)
-                       if r.rule == "debian-package"]
+    def rule_repairs(self, inst: Installer, plan: InstallPlan, oracle: OracleResult, status: str,
+                     failed: list[str], install_out: str,
+                     can_restart: bool) -> tuple[OracleResult, str, list[str]] | Restart:
+        """Apply the first proposed rule repair, keep it when the oracle improves; repeat within the bound."""
+        for _ in range(self.opts.max_repair_steps):
+            if inst.remaining() <= 0:
+                break
+            repairs = propose(oracle, install_out, failed, plan, inst.pip, self.docker, self.tried)
             if not repairs:
                 break
             repair = repairs[0]
-            tried.add(repair.key)
-            ok = all(inst.run("repair", c).ok for c in repair.commands)
-            new = run_c_oracle(env, cb, inst.run, opts.test_timeout)
-            new_status = c_status(new, opts.min_pass_ratio)
-            helped = ok and RANK.get(new_status, 0) > RANK.get(status, 0)
-            repair_steps.append({"source": "rule", **repair.to_dict(), "helped": helped, "status_after": new_status})
+            self.tried.add(repair.key)
+            if repair.dists and inst.prefetch is not None:
+                inst.prefetch(repair.dists)
+            if repair.python:
+                if not can_restart:  # out of restarts or time: try the other repairs instead
+                    continue
+                self.repair_steps.append({"source": "rule", **repair.to_dict(), "helped": None})
+                return Restart(repair.python)
+            ok = all(inst.run("repair", cmd).ok for cmd in repair.commands)
+            new_oracle = self.oracle(inst, plan)
+            new_status = self.status(new_oracle, inst)
+            helped = ok and better(new_oracle, new_status, oracle, status)
+            self.repair_steps.append({"source": "rule", **repair.to_dict(), "helped": helped,
+                                      "status_after": new_status})
             if helped:
-                plan.extra_steps += repair.commands
+                plan.extra_steps += repair.commands  # folded into the install script
                 plan.system_packages += repair.system_packages
-            oracle, status = new, new_status
-        image = None
-        if docker:
-            from installers.backends import finish_docker
+                if repair.rule == "relax-pins":
+                    failed = []
+                install_out = ""
+            oracle, status = new_oracle, new_status
+            if status == "success":
+                break
+        return oracle, status, failed
 
-            image = finish_docker(env, repo_id, plan, opts, inst.script(plan), out_dir, status)
-        failure = None if status == "success" else {
-            "class": "BuildFailed" if not oracle["built"] else ("NoTests" if status == "no_tests" else "TestsFailed"),
-            "message": oracle["output_tail"][-300:], "module": None}
-        return {"status": status, "language": "c", "build_system": cb.system, "python": None,
-                "commands": [s.to_dict() for s in inst.steps], "oracle": oracle, "failure": failure,
-                "image": image, "workdir": env.workdir, "plan": plan.to_dict(), "repair_steps": repair_steps}
-    finally:
-        env.close()
+    def finish(self, env: Environment, image: ImagePlan | None, script: list[str], status: str) -> str | None:
+        """The image of record (docker), committed from the environment the build ran in."""
+        if image is None:
+            return None
+        return finish_docker(env, image, script, self.files.dockerfile, status)
+
+    # ------------------------------------------------------------------ C
+    def build_c(self, plan: InstallPlan, cb: CBuild) -> BuildResult:
+        env, image = self.env_factory(plan)
+        inst = Installer(env, self.files.install_log, self.deadline)
+        try:
+            inst.log(f"# C repository: {cb.system} build")
+            oracle = run_c_oracle(env, cb, inst.run, self.opts.test_timeout)
+            status = c_status(oracle, self.opts.min_pass_ratio)
+            while (self.opts.rules and status != "success" and inst.remaining() > 0
+                   and len(self.repair_steps) < self.opts.max_repair_steps):
+                repairs = [r for r in propose(None, oracle.output_tail, [], plan, inst.pip, self.docker, self.tried)
+                           if r.rule == "debian-package"]
+                if not repairs:
+                    break
+                repair = repairs[0]
+                self.tried.add(repair.key)
+                ok = all(inst.run("repair", c).ok for c in repair.commands)
+                new = run_c_oracle(env, cb, inst.run, self.opts.test_timeout)
+                new_status = c_status(new, self.opts.min_pass_ratio)
+                helped = ok and STATUS_RANK.get(new_status, 0) > STATUS_RANK.get(status, 0)
+                self.repair_steps.append({"source": "rule", **repair.to_dict(), "helped": helped,
+                                          "status_after": new_status})
+                if helped:
+                    plan.extra_steps += repair.commands
+                    plan.system_packages += repair.system_packages
+                oracle, status = new, new_status
+            return BuildResult(
+                self.repo_id, status, backend=self.opts.backend, language="c", build_system=cb.system,
+                plan=plan.to_dict(), commands=inst.step_dicts(), oracle=oracle, failure=c_failure(oracle, status),
+                image=self.finish(env, image, inst.script(plan), status), workdir=env.workdir,
+                repair_steps=tuple(self.repair_steps))
+        finally:
+            env.close()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installers.environment import Environment
+from r2e.stage_records import Failure, OracleResult
 
 C_SUFFIXES = {".c", ".h", ".cc", ".cpp", ".cxx", ".hpp"}
 
@@ -88,30 +89,36 @@ def parse_test_counts(system: str, output: str, exit_code: int) -> dict:
     return {"passed": 1 if exit_code == 0 else 0, "failed": 0 if exit_code == 0 else 1, "source": "exit code"}
 
 
-def run_c_oracle(env: Environment, cb: CBuild, run, test_timeout: float) -> dict:
+def run_c_oracle(env: Environment, cb: CBuild, run, test_timeout: float) -> OracleResult:
     """Build, then test. `run(kind, command, timeout)` records each command (Installer.run)."""
     for cmd in cb.build:
         res = run("build", cmd, 1200)
         if not res.ok:
-            return {"built": False, "tests_run": False, "passed": 0, "failed": 0, "pass_ratio": None,
-                    "output_tail": res.output[-6000:], "timed_out": res.timed_out}
+            return OracleResult(built=False, output_tail=res.output[-6000:], timed_out=res.timed_out)
     if not cb.test:
-        return {"built": True, "tests_run": False, "passed": 0, "failed": 0, "pass_ratio": None, "output_tail": "",
-                "timed_out": False}
+        return OracleResult(built=True)
     res = run("test", cb.test, test_timeout)
     counts = parse_test_counts(cb.system, res.output, res.exit_code)
-    total = counts["passed"] + counts["failed"]
-    return {"built": True, "tests_run": True, **counts, "test_exit": res.exit_code, "timed_out": res.timed_out,
-            "pass_ratio": round(counts["passed"] / total, 4) if total else None, "output_tail": res.output[-6000:]}
+    return OracleResult(built=True, tests_run=True, passed=counts["passed"], failed=counts["failed"],
+                        source=counts["source"], pytest_exit=res.exit_code, timed_out=res.timed_out,
+                        output_tail=res.output[-6000:]).with_ratio()
 
 
-def c_status(oracle: dict, min_pass_ratio: float) -> str:
-    if oracle.get("timed_out"):
+def c_status(oracle: OracleResult, min_pass_ratio: float) -> str:
+    """The build status a C oracle result earns."""
+    if oracle.timed_out:
         return "timeout"
-    if not oracle["built"]:
+    if not oracle.built:
         return "failed"
-    if not oracle["tests_run"] or oracle["pass_ratio"] is None:
+    if not oracle.tests_run or oracle.pass_ratio is None:
         return "no_tests"
-    if oracle["pass_ratio"] >= min_pass_ratio:
+    if oracle.pass_ratio >= min_pass_ratio:
         return "success"
-    return "partial" if oracle["passed"] else "failed"
+    return "partial" if oracle.passed else "failed"
+
+
+def c_failure(oracle: OracleResult, status: str) -> Failure | None:
+    if status == "success":
+        return None
+    cls = "BuildFailed" if not oracle.built else ("NoTests" if status == "no_tests" else "TestsFailed")
+    return Failure(cls, oracle.output_tail[-300:])

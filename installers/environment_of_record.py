@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from installers.docker_env import DockerEnvironment
 from installers.environment import Environment
+from installers.local_env import LocalEnvironment
 from r2e.errors import R2EError
 from r2e.stage_records import USABLE_STATUSES, BuildResult
 
@@ -23,12 +25,8 @@ def open_environment(result: BuildResult, *, network: bool = True, name_hint: st
     if result.backend == "docker":
         if not result.image:
             raise R2EError(f"repo '{result.repo}' has no image in its build result; rebuild it with `r2e build --force`")
-        from installers.docker_env import DockerEnvironment
-
         return DockerEnvironment(result.image, client=client, workdir=result.workdir or "/testbed",
                                  network=network, name_hint=name_hint or result.repo)
-    from installers.local_env import LocalEnvironment
-
     if not result.workdir or not result.venv or not Path(result.venv).is_dir():
         raise R2EError(f"repo '{result.repo}': its local venv {result.venv} is gone; rebuild it with `r2e build --force`")
     return LocalEnvironment(result.workdir, venv=result.venv)

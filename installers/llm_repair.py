@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
-from installers.build import RANK, Installer
-from installers.oracle import OracleResult
+from installers.installer import Installer
+from installers.options import BuildOptions
+from installers.oracle import STATUS_RANK
 from installers.plan import InstallPlan
 from r2e.fsio import atomic_write_json
+from r2e.llm import LLMClient, LLMError
+from r2e.stage_records import OracleResult
 
 RUN_ORACLE = "RUN ORACLE"
 _FENCE = re.compile(r"```(?:bash|sh|shell|console)?\s*\n(.*?)```", re.S)
@@ -57,10 +61,11 @@ def repo_context(inst: Installer, plan: InstallPlan) -> str:
             f"test requirements: {plan.test_requirements[:20]}.")
 
 
-def llm_repair(inst: Installer, plan: InstallPlan, opts, oracle: OracleResult, status: str, out_dir: Path,
-               repair_steps: list[dict], rerun_oracle, status_of) -> tuple[OracleResult, str]:
-    from r2e.llm import LLMClient, LLMError
-
+def llm_repair(inst: Installer, plan: InstallPlan, opts: BuildOptions, oracle: OracleResult, status: str,
+               transcript_path: Path, repair_steps: list[dict], rerun_oracle: Callable[[], OracleResult],
+               status_of: Callable[[OracleResult], str]) -> tuple[OracleResult, str]:
+    """Ask the model for commands until the oracle succeeds, the steps or the time run out; the
+    transcript goes to `transcript_path`. Returns the last oracle result and its status."""
     client = LLMClient(opts.llm)
     max_steps = opts.max_repair_steps
     messages = [
@@ -69,7 +74,6 @@ def llm_repair(inst: Installer, plan: InstallPlan, opts, oracle: OracleResult, s
     ]
     transcript: list[dict] = []
     pending: list[str] = []  # commands since the last oracle run
-    path = out_dir / "repairs.json"
     for step in range(1, max_steps + 1):
         if inst.remaining() <= 0 or status == "success":
             break
@@ -89,7 +93,7 @@ def llm_repair(inst: Installer, plan: InstallPlan, opts, oracle: OracleResult, s
         elif kind == "oracle":
             new_oracle = rerun_oracle()
             new_status = status_of(new_oracle)
-            helped = RANK.get(new_status, 0) > RANK.get(status, 0) or (
+            helped = STATUS_RANK.get(new_status, 0) > STATUS_RANK.get(status, 0) or (
                 new_status == status and (new_oracle.pass_ratio or 0) > (oracle.pass_ratio or 0))
             if helped and pending:
                 plan.extra_steps += pending  # folded into the repo's install script
@@ -102,12 +106,12 @@ def llm_repair(inst: Installer, plan: InstallPlan, opts, oracle: OracleResult, s
         transcript.append(entry)
         repair_steps.append({"source": "llm", **{k: v for k, v in entry.items() if k != "reply"}})
         messages.append({"role": "user", "content": feedback})
-        atomic_write_json(path, {"model": opts.llm.model, "steps": transcript, "messages": messages})
+        atomic_write_json(transcript_path, {"model": opts.llm.model, "steps": transcript, "messages": messages})
     if pending and status != "success" and inst.remaining() > 0:  # commands the model never had checked
         new_oracle = rerun_oracle()
         new_status = status_of(new_oracle)
-        if RANK.get(new_status, 0) > RANK.get(status, 0):
+        if STATUS_RANK.get(new_status, 0) > STATUS_RANK.get(status, 0):
             plan.extra_steps += pending
             oracle, status = new_oracle, new_status
-    atomic_write_json(path, {"model": opts.llm.model, "steps": transcript, "messages": messages, "final_status": status})
+    atomic_write_json(transcript_path, {"model": opts.llm.model, "steps": transcript, "messages": messages, "final_status": status})
     return oracle, status

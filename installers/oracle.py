@@ -11,10 +11,10 @@ import json
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from installers.environment import Environment
+from r2e.stage_records import OracleResult
 
 IMPORT_SCRIPT = r"""
 import importlib, json, sys, traceback
@@ -33,51 +33,48 @@ JUNIT_NAME = ".r2e-junit.xml"  # inside the repo's venv: unique per build, also 
 _MISSING = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
 
 
-@dataclass
-class OracleResult:
-    imports_ok: bool = False
-    import_errors: dict = field(default_factory=dict)  # module -> {type, message, module}
-    tests_run: bool = False
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    pass_ratio: float | None = None
-    pytest_exit: int | None = None
-    timed_out: bool = False
-    output_tail: str = ""
+# How good each build status is: a repair or a restart is kept only when it climbs this ladder.
+STATUS_RANK = {"success": 5, "partial": 4, "no_tests": 3, "failed": 1, "timeout": 0, "error": 0, "python2": 0}
 
-    @property
-    def total(self) -> int:
-        return self.passed + self.failed + self.errors
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+def oracle_status(oracle: OracleResult, min_pass_ratio: float) -> str:
+    """The build status a Python oracle result earns."""
+    if oracle.timed_out:
+        return "timeout"
+    if not oracle.imports_ok:
+        return "failed"
+    if not oracle.tests_run and oracle.pytest_exit not in (None, 0, 5):
+        return "failed"  # pytest could not start (a conftest or config it cannot load)
+    if not oracle.tests_run or oracle.total == 0:
+        return "no_tests"
+    if oracle.pass_ratio is not None and oracle.pass_ratio >= min_pass_ratio:
+        return "success"
+    return "partial" if oracle.passed else "failed"
 
-    def status(self, min_pass_ratio: float) -> str:
-        if self.timed_out:
-            return "timeout"
-        if not self.imports_ok:
-            return "failed"
-        if not self.tests_run and self.pytest_exit not in (None, 0, 5):
-            return "failed"  # pytest could not start (a conftest or config it cannot load)
-        if not self.tests_run or self.total == 0:
-            return "no_tests"
-        if self.pass_ratio is not None and self.pass_ratio >= min_pass_ratio:
-            return "success"
-        return "partial" if self.passed else "failed"
 
-    def missing_modules(self) -> list[str]:
-        found = [e["module"] for e in self.import_errors.values() if e and e.get("module")]
-        found += _MISSING.findall(self.output_tail)
-        for e in self.import_errors.values():
-            if e:
-                found += _MISSING.findall(e.get("trace", ""))
-        return list(dict.fromkeys(m.split(".")[0] for m in found))
+def better(new: OracleResult, new_status: str, old: OracleResult, old_status: str) -> bool:
+    """Is `new` an improvement: a higher status, else fewer import errors, else more tests passing."""
+    if STATUS_RANK.get(new_status, 0) != STATUS_RANK.get(old_status, 0):
+        return STATUS_RANK.get(new_status, 0) > STATUS_RANK.get(old_status, 0)
+    if len(new.import_errors) != len(old.import_errors):
+        return len(new.import_errors) < len(old.import_errors)
+    return (new.pass_ratio or 0) > (old.pass_ratio or 0) or new.passed > old.passed
 
-    def failure_text(self) -> str:
-        parts = [f"{m}: {e['type']}: {e['message']}\n{e.get('trace', '')}" for m, e in self.import_errors.items() if e]
-        return "\n".join(parts) + "\n" + self.output_tail
+
+def missing_modules(oracle: OracleResult) -> list[str]:
+    """Top-level modules the import check or the tests could not find, first seen first."""
+    found = [e["module"] for e in oracle.import_errors.values() if e and e.get("module")]
+    found += _MISSING.findall(oracle.output_tail)
+    for e in oracle.import_errors.values():
+        if e:
+            found += _MISSING.findall(e.get("trace", ""))
+    return list(dict.fromkeys(m.split(".")[0] for m in found))
+
+
+def failure_text(oracle: OracleResult) -> str:
+    """Every import error with its trace, then the tests' output: what the repair rules read."""
+    parts = [f"{m}: {e['type']}: {e['message']}\n{e.get('trace', '')}" for m, e in oracle.import_errors.items() if e]
+    return "\n".join(parts) + "\n" + oracle.output_tail
 
 
 def check_imports(env: Environment, modules: list[str], timeout: float = 300) -> tuple[bool, dict]:
@@ -132,13 +129,8 @@ def parse_junit(xml_text: str) -> dict:
 
 
 def run_oracle(env: Environment, modules: list[str], *, has_tests: bool = True, test_timeout: float = 900) -> OracleResult:
-    r = OracleResult()
-    r.imports_ok, r.import_errors = check_imports(env, modules)
+    imports_ok, import_errors = check_imports(env, modules)
     if not has_tests:
-        return r
+        return OracleResult(imports_ok=imports_ok, import_errors=import_errors)
     counts = run_tests(env, timeout=test_timeout)
-    for key, value in counts.items():
-        setattr(r, key, value)
-    if r.total:
-        r.pass_ratio = round(r.passed / r.total, 4)
-    return r
+    return OracleResult(imports_ok=imports_ok, import_errors=import_errors, **counts).with_ratio()

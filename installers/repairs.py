@@ -15,9 +15,10 @@ from functools import lru_cache
 from importlib import resources
 
 from installers.declared import req_name
-from installers.oracle import OracleResult
+from installers.oracle import failure_text, missing_modules
 from installers.plan import InstallPlan, _plugin_table, distribution_for
 from installers.scan import stdlib_names
+from r2e.stage_records import OracleResult
 
 _COLLECTIONS = re.compile(r"cannot import name '(\w+)' from 'collections'")
 _HEADER = re.compile(r"fatal error: ([\w./+-]+\.h): No such file or directory")
@@ -69,11 +70,11 @@ def propose(oracle: OracleResult | None, install_output: str, failed_requirement
             plan: InstallPlan, pip: str, docker: bool, tried: set[str]) -> list[Repair]:
     """Repairs for what went wrong, most specific first, minus those already tried."""
     out: list[Repair] = []
-    text = install_output + "\n" + (oracle.failure_text() if oracle else "")
+    text = install_output + "\n" + (failure_text(oracle) if oracle else "")
     std = stdlib_names()
     own = set(plan.top_level)
     # 1. A missing module -> its mapped distribution.
-    for module in (oracle.missing_modules() if oracle else []):
+    for module in (missing_modules(oracle) if oracle else []):
         if module in std or module in own:
             continue
         dist = distribution_for(module)

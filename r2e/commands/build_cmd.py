@@ -4,65 +4,14 @@ from __future__ import annotations
 
 import click
 
-from r2e.errors import R2EUsageError
+from installers.backends import docker_client
+from installers.build_stage import run_build
+from installers.cli_options import build_options, common_build_options
+from installers.docker_env import sweep
+from installers.images import LABEL, BaseSpec, build_base, prune_dangling
+from installers.options import BuildOptions
+from r2e.stage_records import USABLE_STATUSES
 from r2e.workspace import Workspace, check_experiment_name
-
-
-def build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
-                  base_url, no_cache, max_repair_steps, rebuild, minimal_base, cache_dir,
-                  wheelhouse=False, no_network=False, wheelhouse_dir=None):
-    from installers.build import BuildOptions
-    from installers.images import RELEASES
-
-    if python and backend == "docker" and python not in RELEASES:
-        raise R2EUsageError(f"invalid --python '{python}': base images exist for {', '.join(sorted(RELEASES))}")
-    if not 0.0 <= min_pass_ratio <= 1.0:
-        raise R2EUsageError(f"invalid --min-pass-ratio {min_pass_ratio}: expected a number between 0 and 1")
-    llm = None
-    if not no_llm:
-        from r2e.llm import LLMConfig
-
-        llm = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache, cache_dir=cache_dir)
-    return BuildOptions(backend=backend, python=python, timeout_per_task=timeout_per_task, test_timeout=test_timeout,
-                        min_pass_ratio=min_pass_ratio, rules=not no_repairs, llm=llm,
-                        max_repair_steps=max_repair_steps, rebuild=rebuild, base_minimal=minimal_base,
-                        wheelhouse=wheelhouse_dir if wheelhouse else None, network=not no_network)
-
-
-def common_build_options(fn):
-    opts = [
-        click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
-                     help="docker: a container per repo (model commands and tests stay sandboxed); "
-                          "local: a venv on this host (you accept running repo code here)."),
-        click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel builds."),
-        click.option("--timeout-per-task", type=click.FloatRange(min=1), default=1800, show_default=True,
-                     help="Seconds per repo, install + tests + repairs."),
-        click.option("--test-timeout", type=click.FloatRange(min=1), default=900, show_default=True,
-                     help="Seconds for one run of the repo's tests."),
-        click.option("--python", "python", default=None, help="Force a Python version (X.Y)."),
-        click.option("--min-pass-ratio", type=float, default=0.95, show_default=True,
-                     help="Pass ratio of the repo's tests that counts as success."),
-        click.option("--no-repairs", is_flag=True, help="Skip the rule-based repairs."),
-        click.option("--no-llm", is_flag=True, help="Never ask a model to repair an install."),
-        click.option("--model", default=None, help="LLM for the repair loop (default $R2E_MODEL; none: no loop)."),
-        click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)."),
-        click.option("--no-cache", is_flag=True, help="Do not cache LLM replies."),
-        click.option("--max-repair-steps", type=click.IntRange(0, 100), default=10, show_default=True,
-                     help="Bound on repair steps (rules, then the model)."),
-        click.option("--rebuild", is_flag=True, help="Rebuild repo images even when the install plan is unchanged."),
-        click.option("--force", is_flag=True, help="Build repos that already have a result."),
-        click.option("--min-free-gb", type=float, default=5.0, show_default=True,
-                     help="Start no new build below this much free disk."),
-        click.option("--wheelhouse", is_flag=True,
-                     help="docker: download wheels on the host and install them in the container with --no-index "
-                          "(for containers that cannot reach the package index)."),
-        click.option("--no-network", is_flag=True, help="docker: run build containers without any network."),
-        click.option("--minimal-base", is_flag=True, hidden=True,
-                     help="Use the small base image (no compilers): for tests and quick trials."),
-    ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
 
 
 @click.command()
@@ -84,29 +33,8 @@ def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeou
                          base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"),
                          wheelhouse, no_network, ws.cache_dir("wheelhouse"))
     summary = run_build(ws, exp, repos, opts, jobs=jobs, force=force, min_free_gb=min_free_gb)
-    failed = sum(v for k, v in summary["counts"].items() if k not in ("success", "partial", "no_tests"))
-    if failed:
+    if any(status not in USABLE_STATUSES for status in summary["counts"]):
         raise click.exceptions.Exit(1)
-
-
-def run_build(ws: Workspace, exp: str, repos, opts, *, jobs=1, force=False, min_free_gb=5.0) -> dict:
-    from installers.runner import BuildItem, build_many
-
-    if not repos:
-        raise R2EUsageError(f"experiment '{exp}' has no repos: run `r2e setup -e {exp}` first")
-    exp_dir = ws.experiment_dir(exp)
-    items = [BuildItem(r.id, ws.repo_path(r.id), r.commit) for r in repos]
-    if opts.backend == "local":
-        click.echo("backend: local (repo code and its tests run on this host, in per-repo venvs)")
-    else:
-        from installers.backends import docker_client
-
-        docker_client(opts)  # no engine: one clear line now, not one failure per repo
-    summary = build_many(items, exp_dir / "build", opts, workers=jobs, force=force, min_free_gb=min_free_gb,
-                         summary_path=exp_dir / "build.json")
-    tally = ", ".join(f"{k}={v}" for k, v in sorted(summary["counts"].items()))
-    click.echo(f"build: {tally}; summary in {exp_dir / 'build.json'}")
-    return summary
 
 
 @click.group()
@@ -121,10 +49,6 @@ def images():
 @click.option("--from-registry", is_flag=True, help="Use python:X.Y-slim from a registry instead of debootstrap.")
 def build_base_cmd(python, minimal, rebuild, from_registry):
     """Build the base image r2e-base:pyX.Y (debootstrap of Debian + docker import)."""
-    from installers.backends import docker_client
-    from installers.build import BuildOptions
-    from installers.images import BaseSpec, build_base
-
     spec = BaseSpec(python, minimal=minimal)
     _ = spec.release  # validates the version before touching Docker
     client = docker_client(BuildOptions())
@@ -135,10 +59,6 @@ def build_base_cmd(python, minimal, rebuild, from_registry):
 @images.command("list")
 def list_images():
     """The base and repo images R2E made."""
-    from installers.backends import docker_client
-    from installers.build import BuildOptions
-    from installers.images import LABEL
-
     client = docker_client(BuildOptions())
     for img in client.images.list(filters={"label": LABEL}):
         for tag in img.tags or [img.short_id]:
@@ -149,11 +69,6 @@ def list_images():
 @click.option("--all", "all_containers", is_flag=True, help="Also remove running r2e containers.")
 def sweep_cmd(all_containers):
     """Remove expired or stopped r2e containers, and dangling image layers."""
-    from installers.backends import docker_client
-    from installers.build import BuildOptions
-    from installers.docker_env import sweep
-    from installers.images import prune_dangling
-
     client = docker_client(BuildOptions())
     n = sweep(client, all_containers=all_containers)
     freed = prune_dangling(client)

@@ -8,8 +8,8 @@ from typing import Callable
 
 import click
 
-from r2e.commands.setup_cmd import run_setup
 from r2e.intake.setup import SetupOptions
+from r2e.intake.setup_stage import run_setup
 from r2e.intake.sources import parse_path
 from r2e.workspace import Workspace, check_experiment_name
 
@@ -53,8 +53,8 @@ def quickstart_backend() -> tuple[str, str]:
 
 
 def stage_build(ws: Workspace, exp: str) -> bool:
-    from installers.build import BuildOptions
-    from r2e.commands.build_cmd import run_build
+    from installers.build_stage import run_build
+    from installers.options import BuildOptions
 
     backend, why = quickstart_backend()
     click.echo(f"build backend: {backend} -- {why}")

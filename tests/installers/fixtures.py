@@ -32,3 +32,11 @@ REPOS = {
         "tests/test_sl.py": "import time\n\ndef test_slow():\n    time.sleep(60)\n",
     },
 }
+
+
+def experiment(root, name: str = "builds"):
+    """An experiment in a fresh workspace under `root`: where build_repo saves its files."""
+    from r2e.experiment import Experiment
+    from r2e.workspace import Workspace
+
+    return Experiment(Workspace(root / "home"), name)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from installers.build import BuildOptions, build_repo
+import json
+
+from installers.build import build_repo
 from installers.cbuild import detect, parse_test_counts
+from installers.options import BuildOptions
+from r2e.stage_records import OracleResult
 from tests.conftest import make_git_repo
+from tests.installers.fixtures import experiment
 
 MAKEFILE = """CC ?= cc
 all: libadd.a
@@ -64,10 +69,25 @@ def test_result_parsing():
 
 
 def test_make_repo_builds_and_tests_locally(tmp_path):
-    good = build_repo("c_ok", c_repo(tmp_path / "ok"), tmp_path / "out_ok",
-                      BuildOptions(backend="local", timeout_per_task=120))
-    assert good["status"] == "success" and good["language"] == "c" and good["build_system"] == "make"
-    assert (good["oracle"]["passed"], good["oracle"]["failed"], good["oracle"]["source"]) == (2, 0, "tap")
-    bad = build_repo("c_bad", c_repo(tmp_path / "bad", expected="3"), tmp_path / "out_bad",
+    exp = experiment(tmp_path)
+    good = build_repo("c_ok", c_repo(tmp_path / "ok"), exp, BuildOptions(backend="local", timeout_per_task=120))
+    assert good.status == "success" and good.language == "c" and good.build_system == "make"
+    assert isinstance(good.oracle, OracleResult) and good.oracle.built is True
+    assert (good.oracle.passed, good.oracle.failed, good.oracle.source) == (2, 0, "tap")
+    assert good.failure is None
+    saved = json.loads(exp.build_result_path("c_ok").read_text())
+    assert saved["oracle"]["built"] is True and saved["oracle"]["test_exit"] == 0  # the keys C results always had
+    assert exp.build_result("c_ok") == good
+    bad = build_repo("c_bad", c_repo(tmp_path / "bad", expected="3"), exp,
                      BuildOptions(backend="local", timeout_per_task=120))
-    assert bad["status"] == "partial" and bad["oracle"]["pass_ratio"] == 0.5
+    assert bad.status == "partial" and bad.oracle.pass_ratio == 0.5
+    assert bad.failure.cls == "TestsFailed" and "not ok 2" in bad.failure.message
+    assert bad.oracle.pytest_exit not in (None, 0)
+
+
+def test_c_build_failure_is_reported(tmp_path):
+    repo = tmp_path / "broken"
+    make_git_repo(repo, {"Makefile": "all:\n\t$(CC) -c broken.c\n", "broken.c": "int f( {\n"})
+    r = build_repo("c_broken", repo, experiment(tmp_path), BuildOptions(backend="local", timeout_per_task=120))
+    assert r.status == "failed" and r.oracle.built is False and not r.oracle.tests_run
+    assert r.failure.cls == "BuildFailed"

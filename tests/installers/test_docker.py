@@ -6,11 +6,13 @@ import time
 
 import pytest
 
-from installers.build import BuildOptions, build_repo
+from installers.build import build_repo
 from installers.docker_env import DockerEnvironment, sweep
 from installers.images import LABEL
+from installers.local_env import LocalEnvironment
+from installers.options import BuildOptions
 from tests.conftest import make_git_repo
-from tests.installers.fixtures import REPOS
+from tests.installers.fixtures import REPOS, experiment
 
 pytestmark = pytest.mark.docker
 
@@ -62,28 +64,38 @@ def test_sweeper_removes_expired_containers(docker_client, docker_base):
     assert not docker_client.containers.list(all=True, filters={"id": cid})
 
 
+def test_only_docker_environments_can_be_committed(docker_client, docker_base, tmp_path):
+    local = LocalEnvironment(tmp_path)
+    assert not local.supports_commit
+    with pytest.raises(NotImplementedError):
+        local.commit("r2e-never", "x")
+    with DockerEnvironment(docker_base, client=docker_client, name_hint="commit") as env:
+        assert env.supports_commit
+
+
 def test_docker_build_commits_image_by_plan_hash_and_reuses_it(docker_client, docker_base, tmp_path):
     repo = tmp_path / "declared"
     make_git_repo(repo, REPOS["declared"])
     opts = BuildOptions(backend="docker", base_minimal=True, timeout_per_task=600, docker_client=docker_client,
                         commit="c1")
-    out = tmp_path / "build"
-    first = build_repo("fx__declared", repo, out, opts)
-    image = first["image"]
+    exp = experiment(tmp_path)
+    files = exp.build_files("fx__declared")
+    first = build_repo("fx__declared", repo, exp, opts)
+    image = first.image
     try:
-        assert first["status"] == "success", (first["failure"], (out / "install.log").read_text()[-3000:])
-        assert first["oracle"]["passed"] == 2 and first["venv"] == "/testbed/.venv"
+        assert first.status == "success", (first.failure, files.install_log.read_text()[-3000:])
+        assert first.oracle.passed == 2 and first.venv == "/testbed/.venv"
         assert image.startswith("r2e-repo-fx__declared:") and docker_client.images.get(image)
-        dockerfile = (out / "Dockerfile").read_text()
+        dockerfile = files.dockerfile.read_text()
         assert dockerfile.startswith("#") and f"FROM {docker_base}" in dockerfile and "PyYAML" in dockerfile
         assert not docker_client.containers.list(all=True, filters={"name": "r2e-fx__declared"})
 
-        again = build_repo("fx__declared", repo, out, opts)
-        assert again["status"] == "success" and again["image"] == image
-        assert "reusing image" in (out / "install.log").read_text()
+        again = build_repo("fx__declared", repo, exp, opts)
+        assert again.status == "success" and again.image == image
+        assert "reusing image" in files.install_log.read_text()
 
-        changed = BuildOptions(**{**opts.__dict__, "commit": "c2"})
-        assert build_repo("fx__declared", repo, tmp_path / "b2", changed)["image"] != image
+        changed = opts.for_commit("c2")
+        assert build_repo("fx__declared", repo, experiment(tmp_path, "b2"), changed).image != image
     finally:
         for img in docker_client.images.list(name="r2e-repo-fx__declared"):
             for tag in img.tags:
@@ -95,16 +107,17 @@ def test_wheelhouse_build_in_a_container_without_network(docker_client, docker_b
     make_git_repo(repo, REPOS["declared"])
     opts = BuildOptions(backend="docker", base_minimal=True, timeout_per_task=600, docker_client=docker_client,
                         wheelhouse=tmp_path / "wheels", network=False, commit="wheelhouse-test")
-    result = build_repo("fx__offline", repo, tmp_path / "out", opts)
+    exp = experiment(tmp_path)
+    result = build_repo("fx__offline", repo, exp, opts)
     try:
-        log = (tmp_path / "out" / "install.log").read_text()
-        assert result["status"] == "success", (result["failure"], log[-3000:])
+        log = exp.install_log_path("fx__offline").read_text()
+        assert result.status == "success", (result.failure, log[-3000:])
         assert "--no-index --find-links /wheelhouse" in log
         wheels = {p.name.split("-")[0].lower() for p in (tmp_path / "wheels" / "py3.11").glob("*.whl")}
         assert {"pyyaml", "six", "pytest"} <= wheels
     finally:
-        if result.get("image"):
-            docker_client.images.remove(result["image"], force=True)
+        if result.image:
+            docker_client.images.remove(result.image, force=True)
 
 
 def test_images_commands(cli, docker_client, docker_base):
@@ -118,16 +131,16 @@ def test_images_commands(cli, docker_client, docker_base):
 
 def test_environment_of_record_from_a_docker_result(docker_client, docker_base, tmp_path):
     from installers.environment_of_record import open_environment
-    from r2e.stage_records import BuildResult
 
     repo = tmp_path / "nt"
     make_git_repo(repo, REPOS["broken_file"])
     opts = BuildOptions(backend="docker", base_minimal=True, timeout_per_task=600, docker_client=docker_client)
-    result = build_repo("fx__record", repo, tmp_path / "out", opts)
+    exp = experiment(tmp_path)
+    result = build_repo("fx__record", repo, exp, opts)
     try:
-        assert result["status"] == "success"
-        with open_environment(BuildResult.from_dict(result), client=docker_client) as env:
+        assert result.status == "success"
+        with open_environment(exp.build_result("fx__record"), client=docker_client) as env:
             out = env.execute("python -c 'import tool; print(tool.add(40, 2))'")
             assert out.output.strip() == "42" and env.workdir == "/testbed"
     finally:
-        docker_client.images.remove(result["image"], force=True)
+        docker_client.images.remove(result.image, force=True)

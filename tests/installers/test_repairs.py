@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from installers.build import BuildOptions, build_repo
-from installers.oracle import OracleResult
+from installers.build import build_repo
+from installers.options import BuildOptions
 from installers.plan import InstallPlan
 from installers.repairs import propose, relax_pin
+from r2e.stage_records import OracleResult
 from tests.conftest import make_git_repo
+from tests.installers.fixtures import experiment
 
 PIP = "uv pip install --python /v/bin/python"
 
@@ -70,8 +72,9 @@ def test_old_pytest_hooks_repaired_end_to_end(tmp_path):
         "tests/conftest.py": "def pytest_ignore_collect(path, config):\n    return False\n",
         "tests/test_oh.py": "from oh import add\n\ndef test_add():\n    assert add(1, 2) == 3\n",
     })
-    bare = build_repo("oh", repo, tmp_path / "a", BuildOptions(backend="local", rules=False, timeout_per_task=300))
-    assert bare["status"] == "failed" and bare["failure"]["class"] == "TestsDidNotStart"
-    fixed = build_repo("oh", repo, tmp_path / "b", BuildOptions(backend="local", timeout_per_task=300))
-    assert fixed["status"] == "success", fixed["repair_steps"]
-    assert [s["rule"] for s in fixed["repair_steps"]] == ["old-pytest"]
+    bare = build_repo("oh", repo, experiment(tmp_path / "a"), BuildOptions(backend="local", rules=False,
+                                                                              timeout_per_task=300))
+    assert bare.status == "failed" and bare.failure.cls == "TestsDidNotStart"
+    fixed = build_repo("oh", repo, experiment(tmp_path / "b"), BuildOptions(backend="local", timeout_per_task=300))
+    assert fixed.status == "success", fixed.repair_steps
+    assert [s["rule"] for s in fixed.repair_steps] == ["old-pytest"]

@@ -1,5 +1,7 @@
-"""Build many repositories: resumable, parallel, disk-guarded, Ctrl-C safe. Used by `r2e build`
-and by the standalone batch installer."""
+"""Build many repositories of an experiment: resumable, parallel, disk-guarded, Ctrl-C safe.
+
+Used by `r2e build`, the standalone batch installer and the install benchmark.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +12,16 @@ from pathlib import Path
 
 import click
 
-from installers.build import CANCELLED, BuildOptions, build_repo, now_iso
-from r2e.fsio import atomic_write_json, read_json
+from installers.build import build_repo
+from installers.docker_env import close_all, sweep
+from installers.installer import CANCELLED
+from installers.local_env import kill_all
+from installers.options import BuildOptions
+from r2e.experiment import Experiment, StageFileError
 from r2e.pool import run_pool
 from r2e.progress import progress
+from r2e.stage_records import USABLE_STATUSES, BuildResult
+from r2e.workspace import now_iso
 
 WORKER_WARNING = 20  # past this, Docker's client connection pool gave random errors in the original R2E
 DEFAULT_MIN_FREE_GB = 5.0
@@ -26,10 +34,6 @@ class BuildItem:
     commit: str | None = None
 
 
-def result_path(build_dir: Path, repo_id: str) -> Path:
-    return build_dir / repo_id / "result.json"
-
-
 def free_gb(path: Path) -> float:
     probe = path
     while not probe.exists() and probe != probe.parent:
@@ -37,38 +41,35 @@ def free_gb(path: Path) -> float:
     return shutil.disk_usage(probe).free / 1e9
 
 
-def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, workers: int = 1,
-               force: bool = False, min_free_gb: float = DEFAULT_MIN_FREE_GB,
-               summary_path: Path | None = None, echo=click.echo) -> dict:
-    """Build every item not already built (unless `force`); write and return the summary."""
-    build_dir.mkdir(parents=True, exist_ok=True)
+def build_many(items: list[BuildItem], exp: Experiment, opts: BuildOptions, *, workers: int = 1,
+               force: bool = False, min_free_gb: float = DEFAULT_MIN_FREE_GB, echo=click.echo) -> dict:
+    """Build every item not already built in `exp` (unless `force`); write and return the summary."""
+    exp.build_dir.mkdir(parents=True, exist_ok=True)
     if workers > WORKER_WARNING:
         echo(f"warning: {workers} workers: above {WORKER_WARNING} the Docker engine's connection pool is known to "
              "fail at random; the client pool is sized to match, but consider fewer", err=True)
     if opts.backend == "docker":
         _size_docker_pool(opts, workers)
         _sweep(opts)
-    todo = [it for it in items if force or not result_path(build_dir, it.repo_id).exists()]
+    todo = [it for it in items if force or not exp.build_result_path(it.repo_id).exists()]
     skipped = len(items) - len(todo)
     if skipped:
         echo(f"{skipped} repo(s) already built (use --force to rebuild)")
     t0 = time.monotonic()
     low_disk: list[str] = []
 
-    def one(item: BuildItem) -> dict:
-        if free_gb(build_dir) < min_free_gb:
+    def one(item: BuildItem) -> BuildResult:
+        if free_gb(exp.build_dir) < min_free_gb:
             low_disk.append(item.repo_id)
-            return {"repo": item.repo_id, "status": "not_started", "reason": "disk below floor"}
-        item_opts = BuildOptions(**{**opts.__dict__, "commit": item.commit})
-        return build_repo(item.repo_id, item.path, build_dir / item.repo_id, item_opts)
+            return BuildResult(item.repo_id, "not_started", backend=opts.backend, extra={"reason": "disk below floor"})
+        return build_repo(item.repo_id, item.path, exp, opts.for_commit(item.commit))
 
     interrupted = False
     CANCELLED.clear()
     with progress(len(todo), "build") as bar:
-        def done(item, result, error):
-            status = (result or {}).get("status", "error") if error is None else "error"
-            ok = status in ("success", "partial", "no_tests")
-            bar.advance("ok" if ok else "failed",
+        def done(item: BuildItem, result: BuildResult | None, error: BaseException | None) -> None:
+            status = result.status if error is None and result is not None else "error"
+            bar.advance("ok" if status in USABLE_STATUSES else "failed",
                         f"{item.repo_id}: {status}" + (f" ({error})" if error else _detail(result)))
 
         try:
@@ -76,29 +77,31 @@ def build_many(items: list[BuildItem], build_dir: Path, opts: BuildOptions, *, w
         except KeyboardInterrupt:
             interrupted = True
             CANCELLED.set()
-            from installers.local_env import kill_all
-
             kill_all()
             if opts.backend == "docker":
-                from installers.docker_env import close_all
-
                 close_all()
     if low_disk:
         echo(f"{len(low_disk)} repo(s) not started: free disk below {min_free_gb} GB", err=True)
-    summary = summarize(items, build_dir, time.monotonic() - t0)
+    summary = summarize(items, exp, time.monotonic() - t0)
     summary["interrupted"] = interrupted
-    if summary_path:
-        atomic_write_json(summary_path, merge_summary(read_json(summary_path), summary))
+    exp.write_build_summary(merge_summary(_previous_summary(exp, echo), summary))
     if interrupted:
         raise KeyboardInterrupt
     return summary
 
 
+def _previous_summary(exp: Experiment, echo) -> dict | None:
+    """The experiment's summary so far; an unreadable one is replaced (it is remade from the results)."""
+    try:
+        return exp.build_summary()
+    except StageFileError as exc:
+        echo(f"warning: {exc}; writing a new one", err=True)
+        return None
+
+
 def _sweep(opts: BuildOptions) -> None:
     """Remove containers forgotten by earlier runs (expired or exited) before starting new ones."""
     if opts.docker_client is not None:
-        from installers.docker_env import sweep
-
         try:
             sweep(opts.docker_client)
         except Exception:
@@ -108,7 +111,7 @@ def _sweep(opts: BuildOptions) -> None:
 def _size_docker_pool(opts: BuildOptions, workers: int) -> None:
     """One docker client for all workers, its HTTP pool as large as the worker count."""
     if opts.docker_client is None:
-        import docker
+        import docker  # the SDK is needed only when docker is used
 
         try:
             opts.docker_client = docker.DockerClient.from_env(timeout=300, max_pool_size=max(10, workers + 4))
@@ -118,30 +121,33 @@ def _size_docker_pool(opts: BuildOptions, workers: int) -> None:
             opts.docker_client = None  # reported per repo by the backend
 
 
-def _detail(result: dict | None) -> str:
-    if not result:
+def _detail(result: BuildResult | None) -> str:
+    if result is None:
         return ""
-    oracle = result.get("oracle") or {}
     parts = []
-    if oracle.get("pass_ratio") is not None:
-        parts.append(f"pass {oracle['passed']}/{oracle['passed'] + oracle['failed'] + oracle['errors']}")
-    failure = result.get("failure") or {}
-    if failure and result.get("status") not in ("success",):
-        parts.append(f"{failure.get('class')}: {str(failure.get('message'))[:80]}")
-    parts.append(f"{result.get('duration', 0):.0f}s")
+    oracle = result.oracle
+    if oracle is not None and oracle.pass_ratio is not None:
+        parts.append(f"pass {oracle.passed}/{oracle.total}")
+    if result.failure is not None and result.status != "success":
+        parts.append(f"{result.failure.cls}: {result.failure.message[:80]}")
+    parts.append(f"{result.duration or 0:.0f}s")
     return " (" + ", ".join(parts) + ")"
 
 
-def summarize(items: list[BuildItem], build_dir: Path, elapsed: float) -> dict:
+def summarize(items: list[BuildItem], exp: Experiment, elapsed: float) -> dict:
+    """This run's summary: per repo its status, Python, image, duration and pass ratio; counts per status."""
     repos = {}
     counts: dict[str, int] = {}
     for it in items:
-        res = read_json(result_path(build_dir, it.repo_id))
-        status = res.get("status", "error") if res else "not_built"
+        try:
+            res = exp.build_result(it.repo_id)
+        except StageFileError:  # a result that cannot be read is no verdict: rebuild it with --force
+            res = BuildResult(it.repo_id, "error")
+        status = res.status if res else "not_built"
         counts[status] = counts.get(status, 0) + 1
-        repos[it.repo_id] = {"status": status, "python": (res or {}).get("python"),
-                             "image": (res or {}).get("image"), "duration": (res or {}).get("duration"),
-                             "pass_ratio": ((res or {}).get("oracle") or {}).get("pass_ratio")}
+        repos[it.repo_id] = {"status": status, "python": res.python if res else None,
+                             "image": res.image if res else None, "duration": res.duration if res else None,
+                             "pass_ratio": res.pass_ratio if res else None}
     built = sum(v for k, v in counts.items() if k != "not_built")
     return {"finished": now_iso(), "elapsed": round(elapsed, 1), "total": len(items), "counts": counts,
             "success_rate": round(counts.get("success", 0) / built, 4) if built else None, "repos": repos}

@@ -1,0 +1,32 @@
+"""The build stage: every repo of an experiment into an environment, checked by the oracle.
+
+`r2e build`, the standalone batch installer and `r2e quickstart` call `run_build`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from installers.backends import docker_client
+from installers.build_many import BuildItem, build_many
+from installers.options import BuildOptions
+from r2e.errors import R2EUsageError
+from r2e.experiment import Experiment
+from r2e.workspace import RepoRecord, Workspace
+
+
+def run_build(ws: Workspace, exp: str, repos: list[RepoRecord], opts: BuildOptions, *, jobs: int = 1,
+              force: bool = False, min_free_gb: float = 5.0) -> dict:
+    """Build `repos` of experiment `exp`; print a one-line tally and return the build summary."""
+    if not repos:
+        raise R2EUsageError(f"experiment '{exp}' has no repos: run `r2e setup -e {exp}` first")
+    experiment = Experiment(ws, exp)
+    items = [BuildItem(r.id, ws.repo_path(r.id), r.commit) for r in repos]
+    if opts.backend == "local":
+        click.echo("backend: local (repo code and its tests run on this host, in per-repo venvs)")
+    else:
+        docker_client(opts)  # no engine: one clear line now, not one failure per repo
+    summary = build_many(items, experiment, opts, workers=jobs, force=force, min_free_gb=min_free_gb)
+    tally = ", ".join(f"{k}={v}" for k, v in sorted(summary["counts"].items()))
+    click.echo(f"build: {tally}; summary in {experiment.build_summary_path}")
+    return summary
