@@ -29,7 +29,6 @@ from r2e.fsio import atomic_write_json, atomic_write_text
 from r2e.stage_records import BuildResult, Failure, OracleResult
 from r2e.workspace import now_iso
 
-STATUSES = ("success", "partial", "failed", "timeout", "no_tests", "python2", "error")
 MAX_ATTEMPTS = 3  # the first install plus at most two restarts with another Python
 
 

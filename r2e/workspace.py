@@ -126,7 +126,12 @@ class Workspace:
 
     def load_manifest(self, exp: str, *, must_exist: bool = True) -> Manifest:
         path = self.manifest_path(exp)
-        data = read_json(path)
+        try:
+            data = read_json(path)
+        except ValueError as exc:  # also bad UTF-8; never a traceback, never overwritten
+            raise R2EError(f"{path}: not a valid manifest ({exc}); fix or remove it, then run `r2e setup -e {exp}`") from None
+        if data is not None and not isinstance(data, dict):
+            raise R2EError(f"{path}: not a valid manifest (not a JSON object); fix or remove it, then run `r2e setup -e {exp}`")
         if data is None:
             if must_exist:
                 raise R2EError(f"experiment '{exp}' not found under {self.experiments_dir} (run `r2e setup -e {exp}` first)")

@@ -213,3 +213,16 @@ def test_interrupted_clone_keeps_finished_work(run_r2e, r2e_home, git_repo_facto
     assert [r["id"] for r in manifest(r2e_home, "e")["repos"]] == ["acme__done"]
     assert not list((r2e_home / "repos").glob(".tmp-*"))
     assert run_r2e("setup", "-e", "e", "-r", url).returncode == 0  # still usable afterwards
+
+
+def test_corrupt_manifest_is_one_line_and_nothing_changes(cli, r2e_home, git_repo_factory):
+    url, _, _ = git_repo_factory("acme", "lib")
+    path = r2e_home / "experiments" / "bad" / "manifest.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"repos": [')
+    for args in (["setup", "-e", "bad", "-r", url], ["repos", "-e", "bad"]):
+        res = cli(*args)
+        assert res.exit_code == 1, res.output
+        assert len(res.output.strip().splitlines()) == 1 and str(path) in res.output and "not a valid manifest" in res.output
+    assert path.read_text() == '{"repos": ['
+    assert not (r2e_home / "repos").exists()  # nothing was cloned

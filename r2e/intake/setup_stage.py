@@ -25,6 +25,7 @@ def run_setup(ws: Workspace, exp: str, sources: list[RepoSource], bad: list[Setu
     """Set up the sources and print one line per entry plus a summary; returns all outcomes.
 
     `bad` are entries that could not be parsed: reported as failed, never an abort."""
+    ws.load_manifest(exp, must_exist=False)  # an unreadable manifest stops here, before anything is cloned
     outcomes = list(bad)
     with progress(len(sources) + len(bad), "setup") as bar:
         for o in bad:

@@ -72,3 +72,23 @@ def test_docker_backend_without_engine_is_one_line(cli, git_repo_factory, monkey
     res = cli("build", "-e", "b4")
     assert res.exit_code == 1 and "Docker Engine not reachable" in res.output and "--backend local" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_corrupt_manifest_is_one_line_and_nothing_is_built(cli, r2e_home):
+    path = r2e_home / "experiments" / "bm" / "manifest.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("not json\n")
+    res = cli("build", "-e", "bm", "--backend", "local")
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "not a valid manifest" in res.output and str(path) in res.output
+    assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json"]
+
+
+def test_unreadable_build_summary_is_replaced(cli, git_repo_factory, r2e_home):
+    setup_exp(cli, git_repo_factory, ["no_tests"], exp="b5")
+    summary = r2e_home / "experiments" / "b5" / "build.json"
+    summary.write_text("{broken")
+    res = cli("build", "-e", "b5", "--backend", "local")
+    assert res.exit_code == 0, res.output
+    assert "build.json: not valid JSON" in res.output and "writing a new one" in res.output
+    assert json.loads(summary.read_text())["counts"] == {"no_tests": 1}
