@@ -12,7 +12,7 @@ from installers.docker_env import DockerEnvironment
 from installers.environment import Environment
 from installers.local_env import LocalEnvironment
 from r2e.errors import R2EError
-from r2e.stage_records import USABLE_STATUSES, BuildResult
+from r2e.stage_records import BuildResult
 
 
 def open_environment(result: BuildResult, *, network: bool = True, name_hint: str | None = None,
