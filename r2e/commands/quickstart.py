@@ -26,9 +26,10 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
 
 
 def stage_extract(ws: Workspace, exp: str) -> bool:
-    from r2e.commands.extract_cmd import run_extract
+    from r2e.analysis.extract_stage import run_extract
+    from r2e.experiment import Experiment
 
-    return run_extract(ws, exp, overwrite=True)
+    return run_extract(Experiment(ws, exp), overwrite=True)
 
 
 def quickstart_backend() -> tuple[str, str]:
