@@ -79,14 +79,15 @@ def stage_export(ws: Workspace, exp: str) -> bool:
 
 
 def stage_report(ws: Workspace, exp: str) -> bool:
-    from r2e.commands.report_cmd import write_report
+    from r2e.experiment import Experiment
+    from r2e.report.write import write_report
 
-    write_report(ws, exp, "html")
+    write_report(Experiment(ws, exp), "html")
     return True
 
 
-# Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
-# genexec and export must come after the extract (issue 4) and build (issue 6) stages.
+# The pipeline in order, each stage reading what the ones before it wrote:
+# (name, fn(workspace, experiment) -> succeeded).
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
     ("extract", stage_extract),
