@@ -130,7 +130,7 @@ class Workspace:
         data = _read_json_object(path, f"r2e setup -e {exp}")
         if data is None:
             if must_exist:
-                raise R2EError(f"experiment '{exp}' not found under {self.experiments_dir} (run `r2e setup -e {exp}` first)")
+                raise R2EError(f"experiment '{exp}' not found: no {path} (run `r2e setup -e {exp}` first)")
             return Manifest(experiment=exp, created=now_iso())
         try:
             return Manifest(

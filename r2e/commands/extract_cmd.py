@@ -62,7 +62,7 @@ def extract(ws: Workspace, exp, only, jobs, overwrite, max_lines, slice_depth, m
 def load_functions(ws: Workspace, exp: str) -> list[FunctionRecord]:
     experiment = Experiment(ws, exp)
     if not experiment.has_functions() and not experiment.exists():
-        raise R2EError(f"experiment '{exp}' not found under {ws.experiments_dir}")
+        raise R2EError(f"experiment '{exp}' not found: no {experiment.manifest_path} (run `r2e setup -e {exp}` first)")
     return experiment.functions()
 
 

@@ -9,6 +9,7 @@ from typing import Callable
 import click
 
 from r2e.commands.setup_cmd import run_setup
+from r2e.experiment import Experiment
 from r2e.intake.setup import SetupOptions
 from r2e.intake.sources import parse_path
 from r2e.workspace import Workspace, check_experiment_name
@@ -27,7 +28,6 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
 
 def stage_extract(ws: Workspace, exp: str) -> bool:
     from r2e.analysis.extract_stage import run_extract
-    from r2e.experiment import Experiment
 
     return run_extract(Experiment(ws, exp), overwrite=True)
 
@@ -79,7 +79,6 @@ def stage_export(ws: Workspace, exp: str) -> bool:
 
 
 def stage_report(ws: Workspace, exp: str) -> bool:
-    from r2e.experiment import Experiment
     from r2e.report.write import write_report
 
     write_report(Experiment(ws, exp), "html")
@@ -110,4 +109,4 @@ def quickstart(ws: Workspace, exp: str):
         if not stage(ws, exp):
             click.echo(f"quickstart stopped: stage '{name}' failed", err=True)
             raise click.exceptions.Exit(1)
-    click.echo(f"quickstart done: see {ws.experiment_dir(exp)}")
+    click.echo(f"quickstart done: see {Experiment(ws, exp).dir}")

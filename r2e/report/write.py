@@ -19,12 +19,13 @@ def write_report(exp: Experiment, fmt: str = "md", output_dir: str | Path | None
                  echo: Callable[[str], None] = click.echo) -> Path:
     """Write the report of `exp` in `fmt` (md, html, json); return its path."""
     if not exp.dir.is_dir():
-        raise R2EError(f"experiment '{exp.name}' not found under {exp.ws.experiments_dir}")
+        raise R2EError(f"experiment '{exp.name}' not found: no {exp.dir}")
     results = load_experiment(exp)
     if not results.builds and results.genexec is None:
         if results.unreadable:  # nothing to report but files that cannot be read: name the first
             exp.build_result(results.unreadable[0], required=True)
-        raise R2EError(f"experiment '{exp.name}' has no build or genexec results yet (run `r2e build -e {exp.name}`)")
+        raise R2EError(f"experiment '{exp.name}' has no build or genexec results yet: no "
+                       f"{exp.build_result_path('<repo>')}, no {exp.genexec_path} (run `r2e build -e {exp.name}`)")
     figures = report_figures(results)
     folder = Path(output_dir) if output_dir else exp.report_dir
     charts = {}
