@@ -120,7 +120,7 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
     examples = {}
     for r, (good, err) in zip(records, results):
         if not good:
-            examples.setdefault(simplify(err), f"{r['id']}: {err}")
+            examples.setdefault(simplify(err), f"{r.id}: {err}")
     return {
         "project": project.name,
         "files": stats["files"]["c"],
