@@ -101,7 +101,7 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
     t_extract = time.monotonic() - t0
     t1 = time.monotonic()
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        results = list(ex.map(lambda r: check_compiles(r["context"]), records))
+        results = list(ex.map(lambda r: check_compiles(r.context), records))
     t_compile = time.monotonic() - t1
     ok = sum(1 for good, _ in results if good)
     # a header the machine does not have (windows.h, an event library's header): no slice of that
@@ -111,16 +111,16 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
     # project's include directories (no configure step, no -D)? A slice cannot be expected to
     # compile where its original translation unit does not
     dirs = stats.get("include_dirs", [])
-    sources = sorted({r["path"] for r in records if r["path"].endswith(".c")})
+    sources = sorted({r.path for r in records if r.path.endswith(".c")})
     with ThreadPoolExecutor(max(1, workers)) as ex:
         file_ok = dict(zip(sources, ex.map(lambda p: compiles_in_place(project, p, dirs), sources)))
-    baseline = [(r, res) for r, res in zip(records, results) if file_ok.get(r["path"], True)]
+    baseline = [(r, res) for r, res in zip(records, results) if file_ok.get(r.path, True)]
     baseline_ok = sum(1 for _, (good, _) in baseline if good)
     causes = Counter(simplify(err) for good, err in results if not good)
     examples = {}
     for r, (good, err) in zip(records, results):
         if not good:
-            examples.setdefault(simplify(err), f"{r['id']}: {err}")
+            examples.setdefault(simplify(err), f"{r.id}: {err}")
     return {
         "project": project.name,
         "files": stats["files"]["c"],
@@ -135,8 +135,8 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
         "rate_where_own_file_compiles": round(baseline_ok / len(baseline), 4) if baseline else None,
         "extract_seconds": round(t_extract, 2),
         "compile_seconds": round(t_compile, 2),
-        "median_context_tokens": statistics.median(r["context_tokens"] for r in records) if records else 0,
-        "median_ratio": round(statistics.median(r["context_tokens"] / max(1, r["file_tokens"]) for r in records), 3) if records else None,
+        "median_context_tokens": statistics.median(r.context_tokens for r in records) if records else 0,
+        "median_ratio": round(statistics.median(r.context_tokens / max(1, r.file_tokens) for r in records), 3) if records else None,
         "skipped": stats["skipped"],
         "causes": causes.most_common(8),
         "examples": [examples[c] for c, _ in causes.most_common(8)],

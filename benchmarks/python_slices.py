@@ -81,18 +81,18 @@ def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     bad, unparsable, inherited, ratios, examples = 0, 0, 0, [], []
     for r in res.records:
-        und = undefined_names(r["context"])
+        und = undefined_names(r.context)
         if und is None:
             unparsable += 1
-            examples.append({"id": r["id"], "problem": "syntax error"})
+            examples.append({"id": r.id, "problem": "syntax error"})
         elif und:
             bad += 1
-            own = set(undefined_names((Path(folder) / r["path"]).read_text(errors="replace")) or ())
+            own = set(undefined_names((Path(folder) / r.path).read_text(errors="replace")) or ())
             inherited += bool(set(und) <= own)
             note = " (undefined in the original file too)" if set(und) <= own else ""
-            examples.append({"id": r["id"], "problem": "undefined: " + ", ".join(sorted(set(und))) + note})
-        if r["file_tokens"]:
-            ratios.append(r["context_tokens"] / r["file_tokens"])
+            examples.append({"id": r.id, "problem": "undefined: " + ", ".join(sorted(set(und))) + note})
+        if r.file_tokens:
+            ratios.append(r.context_tokens / r.file_tokens)
     n = len(res.records)
     s = res.summary
     return {
@@ -100,7 +100,7 @@ def measure_one(folder: str, no_filters: bool, cache_dir: str | None, depth: int
 "functions": s["functions"], "extracted": n,
         "sufficient": n - bad - unparsable, "sufficiency": (n - bad - unparsable) / n if n else None,
         "unparsable": unparsable, "inherited": inherited, "median_ratio": statistics.median(ratios) if ratios else None,
-        "trimmed": sum(1 for r in res.records if r["context_trimmed"]),
+        "trimmed": sum(1 for r in res.records if r.context_trimmed),
         "wall_s": round(wall, 2), "graph_s": round(graph_s, 2), "cpu_s": round(cpu, 1), "graph_nodes": graph.number_of_nodes(), "index_s": s["seconds"]["index"], "peak_rss_mib": round(rss),
         "skipped": s["skipped"], "examples": examples,
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from installers.declared import Declared, dedupe_requirements, normalize, read_declared, req_name
 from installers.scan import ScanResult, scan_repo, stdlib_names
+from r2e.import_names import import_table
 
 SUPPORTED_PYTHONS = ["3.9", "3.11", "3.13"]  # what base images carry (installers.images.RELEASES)
 DEFAULT_PYTHON = "3.11"
@@ -62,23 +63,6 @@ class InstallPlan:
     def all_requirements(self) -> list[str]:
         """Declared + inferred + test requirements, one per distribution, declared first."""
         return dedupe_requirements([*self.requirements, *self.inferred.values(), *self.test_requirements])
-
-
-@lru_cache(maxsize=1)
-def import_table() -> dict[str, str]:
-    """import name -> distribution: pipreqs 0.4.13's `mapping` file, then our overrides."""
-    table: dict[str, str] = {}
-    try:
-        text = (resources.files("pipreqs") / "mapping").read_text(encoding="utf-8")
-        for line in text.splitlines():
-            if ":" in line:
-                imp, dist = line.strip().split(":", 1)
-                table[imp] = dist
-    except Exception:
-        pass
-    ours = json.loads((resources.files("installers") / "data" / "import_names.json").read_text(encoding="utf-8"))
-    table.update({k: v for k, v in ours.items() if not k.startswith("_")})
-    return table
 
 
 def distribution_for(import_name: str) -> str | None:

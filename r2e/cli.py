@@ -9,7 +9,7 @@ import click
 
 from r2e import __version__
 
-# name -> "module:attribute"; each issue's commands live in their own module.
+# name -> "module:attribute", imported only when the command runs
 COMMANDS: dict[str, str] = {
     "setup": "r2e.commands.setup_cmd:setup",
     "repos": "r2e.commands.setup_cmd:repos",

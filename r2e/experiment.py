@@ -60,11 +60,22 @@ MAKERS = {
     "problems": "r2e export -e {exp}",
 }
 
+# extracted.jsonl's key order; language-specific keys (C `is_static`) follow
+EXTRACTED_KEYS = ("id", "repo", "path", "lang", "kind", "name", "class_name", "start_line", "end_line", "is_async",
+                  "decorators", "code", "docstring", "signature", "callees", "context", "context_tokens",
+                  "file_tokens", "context_files", "context_trimmed")
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class StageFileError(R2EError):
     """A stage file that is missing or cannot be read."""
+
+
+def function_line(record: FunctionRecord) -> dict:
+    """The record as one line of extracted.jsonl, its keys in the order the file has always had."""
+    data = record.to_dict()
+    return {**{k: data[k] for k in EXTRACTED_KEYS if k in data}, **data}
 
 
 def function_folder(function_id: str) -> str:
@@ -285,8 +296,35 @@ class Experiment:
         return records
 
     def write_functions(self, records: Iterable[FunctionRecord]) -> None:
-        atomic_write_jsonl(self.extracted_path, [r.to_dict() for r in records])
+        atomic_write_jsonl(self.extracted_path, [function_line(r) for r in records])
         self._stamp("extracted")
+
+    # per-repo extraction output: extract/<repo_id>.jsonl, then its summary (whose presence means done)
+    def repo_functions_path(self, repo_id: str) -> Path:
+        return self.extract_dir / f"{repo_id}.jsonl"
+
+    def repo_extract_summary_path(self, repo_id: str) -> Path:
+        return self.extract_dir / f"{repo_id}.summary.json"
+
+    def has_repo_extraction(self, repo_id: str) -> bool:
+        return self.repo_extract_summary_path(repo_id).exists()
+
+    def write_repo_extraction(self, repo_id: str, records: Iterable[FunctionRecord], summary: dict) -> None:
+        atomic_write_jsonl(self.repo_functions_path(repo_id), [function_line(r) for r in records])
+        atomic_write_json(self.repo_extract_summary_path(repo_id), summary)
+
+    def repo_extraction(self, repo_id: str) -> tuple[list[FunctionRecord], dict] | None:
+        """One repo's records and summary, or None when it has not been extracted."""
+        summary_path = self.repo_extract_summary_path(repo_id)
+        summary = self._read_json("extracted", summary_path, required=False)
+        if summary is None:
+            return None
+        if not isinstance(summary, dict):
+            raise self.error("extracted", summary_path, f"is {type(summary).__name__}, not an object")
+        return self._read_jsonl("extracted", self.repo_functions_path(repo_id), FunctionRecord.from_dict), summary
+
+    def write_extract_summary(self, summary: dict) -> None:
+        atomic_write_json(self.extract_summary_path, summary)
 
     # ------------------------------------------------------------------ build
     def build_result(self, repo_id: str, *, required: bool = False) -> BuildResult | None:

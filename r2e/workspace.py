@@ -106,7 +106,8 @@ class Workspace:
 
     # ---- repo registry
     def load_registry(self) -> dict[str, dict]:
-        return read_json(self.registry_path, default={}) or {}
+        data = _read_json_object(self.registry_path, "r2e setup")
+        return data if data is not None else {}
 
     def register_repo(self, record: RepoRecord) -> None:
         with file_lock(self.lock_path):
@@ -126,21 +127,19 @@ class Workspace:
 
     def load_manifest(self, exp: str, *, must_exist: bool = True) -> Manifest:
         path = self.manifest_path(exp)
-        try:
-            data = read_json(path)
-        except ValueError as exc:  # also bad UTF-8; never a traceback, never overwritten
-            raise R2EError(f"{path}: not a valid manifest ({exc}); fix or remove it, then run `r2e setup -e {exp}`") from None
-        if data is not None and not isinstance(data, dict):
-            raise R2EError(f"{path}: not a valid manifest (not a JSON object); fix or remove it, then run `r2e setup -e {exp}`")
+        data = _read_json_object(path, f"r2e setup -e {exp}")
         if data is None:
             if must_exist:
-                raise R2EError(f"experiment '{exp}' not found under {self.experiments_dir} (run `r2e setup -e {exp}` first)")
+                raise R2EError(f"experiment '{exp}' not found: no {path} (run `r2e setup -e {exp}` first)")
             return Manifest(experiment=exp, created=now_iso())
-        return Manifest(
-            experiment=data.get("experiment", exp),
-            created=data.get("created", now_iso()),
-            repos=[RepoRecord.from_dict(r) for r in data.get("repos", [])],
-        )
+        try:
+            return Manifest(
+                experiment=data.get("experiment", exp),
+                created=data.get("created", now_iso()),
+                repos=[RepoRecord.from_dict(r) for r in data.get("repos", [])],
+            )
+        except (AttributeError, TypeError) as exc:
+            raise R2EError(f"{path}: not a valid manifest ({exc}) (run `r2e setup -e {exp}` to make it)") from None
 
     def add_to_manifest(self, exp: str, record: RepoRecord) -> None:
         """Add or replace one repo in the experiment's manifest (atomic, locked)."""
@@ -183,6 +182,23 @@ class Workspace:
             for d in sorted(self.experiments_dir.iterdir()):
                 if (d / "manifest.json").exists():
                     yield d.name
+
+
+def _read_json_object(path: Path, maker: str) -> dict | None:
+    """The JSON object in `path`, None if there is no file; a one-line error if it is not one."""
+    try:
+        data = read_json(path)
+    except UnicodeDecodeError:
+        problem = "not UTF-8 text (corrupt?)"
+    except ValueError as exc:
+        problem = f"not valid JSON ({exc})"
+    except OSError as exc:
+        problem = f"unreadable ({exc.strerror})"
+    else:
+        if data is None or isinstance(data, dict):
+            return data
+        problem = f"is {type(data).__name__}, not an object"
+    raise R2EError(f"{path}: {problem} (run `{maker}` to make it)")
 
 
 def _keep_added(record: RepoRecord, old: dict | None) -> RepoRecord:

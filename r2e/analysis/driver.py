@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from r2e.analysis.cache import ParseCache
@@ -14,6 +14,7 @@ from r2e.analysis.records import CLASS, SourceFile
 from r2e.analysis.slicing import build_slice
 from r2e.analysis.tokens import METHOD as TOKEN_METHOD
 from r2e.analysis.walk import MAX_BYTES, walk
+from r2e.stage_records import FunctionRecord
 
 
 PARALLEL_MIN = 50  # files per worker below which parsing stays in-process
@@ -133,7 +134,7 @@ def index_repo(root: str | Path, cache_dir: str | None = None, workers: int = 1,
 @dataclass
 class RepoExtraction:
     repo: str
-    records: list[dict]
+    records: list[FunctionRecord]
     summary: dict
     index: RepoIndex | None = field(default=None, repr=False)  # for building the graph without re-parsing
 
@@ -142,7 +143,7 @@ def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoEx
     t0 = time.monotonic()
     repo = index_repo(root, opts.cache_dir, opts.index_workers, opts.max_file_bytes, opts.languages)
     t_index = time.monotonic() - t0
-    records: list[dict] = []
+    records: list[FunctionRecord] = []
     drops: Counter = Counter()
     skipped = Counter(repo.skipped)
     total = 0
@@ -163,7 +164,7 @@ def extract_repo(repo_id: str, root: str | Path, opts: ExtractOptions) -> RepoEx
                     continue
                 record = make_record(repo_id, unit, sf, resolver, make_slice(unit), lang)
                 if own_fields is not None:
-                    record.update(own_fields(unit, sf))
+                    record = with_fields(record, own_fields(unit, sf))
                 records.append(record)
         if hasattr(resolver, "counts"):
             skipped.update({f"{lang}_{k}": v for k, v in resolver.counts().items()})
@@ -190,29 +191,39 @@ def _slicer(adapter, resolver, files: dict[str, SourceFile], opts: ExtractOption
     return lambda unit: build_slice(unit.uid, resolver, files, adapter, opts.slice_depth, opts.max_context_tokens)
 
 
-def make_record(repo_id: str, unit, sf: SourceFile, resolver, sl, lang: str) -> dict:
+_RECORD_FIELDS = frozenset(f.name for f in fields(FunctionRecord)) - {"extra"}
+
+
+def make_record(repo_id: str, unit, sf: SourceFile, resolver, sl, lang: str) -> FunctionRecord:
     lines = sf.lines
     parent = resolver.unit(unit.parent) if unit.parent else None
     info = unit.info
-    return {
-        "id": f"{repo_id}/{unit.uid}",
-        "repo": repo_id,
-        "path": unit.path,
-        "lang": lang,
-        "kind": unit.kind,
-        "name": unit.name,
-        "class_name": parent.name if parent is not None and parent.kind == CLASS else None,
-        "start_line": unit.start_line,
-        "end_line": unit.end_line,
-        "is_async": bool(info.get("is_async")),
-        "decorators": list(info.get("decorators", ())),
-        "code": "\n".join(lines[unit.start_line - 1:unit.end_line]),
-        "docstring": info.get("docstring", ""),
-        "signature": info.get("signature", ""),
-        "callees": [f"{repo_id}/{c}" for c in resolver.callees(unit)],
-        "context": sl.text,
-        "context_tokens": sl.tokens,
-        "file_tokens": sl.file_tokens,
-        "context_files": list(sl.files),
-        "context_trimmed": sl.trimmed,
-    }
+    return FunctionRecord(
+        id=f"{repo_id}/{unit.uid}",
+        repo=repo_id,
+        path=unit.path,
+        lang=lang,
+        kind=unit.kind,
+        name=unit.name,
+        class_name=parent.name if parent is not None and parent.kind == CLASS else None,
+        start_line=unit.start_line,
+        end_line=unit.end_line,
+        is_async=bool(info.get("is_async")),
+        decorators=tuple(info.get("decorators", ())),
+        code="\n".join(lines[unit.start_line - 1:unit.end_line]),
+        docstring=info.get("docstring", ""),
+        signature=info.get("signature", ""),
+        callees=tuple(f"{repo_id}/{c}" for c in resolver.callees(unit)),
+        context=sl.text,
+        context_tokens=sl.tokens,
+        file_tokens=sl.file_tokens,
+        context_files=tuple(sl.files),
+        context_trimmed=sl.trimmed,
+    )
+
+
+def with_fields(record: FunctionRecord, own: dict) -> FunctionRecord:
+    """A language adapter's `record_fields`: record fields it overrides (C `code`), the rest into `extra`."""
+    known = {k: v for k, v in own.items() if k in _RECORD_FIELDS}
+    extra = {k: v for k, v in own.items() if k not in _RECORD_FIELDS}
+    return replace(record, **known, extra={**record.extra, **extra})

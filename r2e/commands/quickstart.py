@@ -8,6 +8,7 @@ from typing import Callable
 
 import click
 
+from r2e.experiment import Experiment
 from r2e.intake.setup import SetupOptions
 from r2e.intake.setup_stage import run_setup
 from r2e.intake.sources import parse_path
@@ -26,9 +27,9 @@ def stage_setup(ws: Workspace, exp: str) -> bool:
 
 
 def stage_extract(ws: Workspace, exp: str) -> bool:
-    from r2e.commands.extract_cmd import run_extract
+    from r2e.analysis.extract_stage import run_extract
 
-    return run_extract(ws, exp, overwrite=True)
+    return run_extract(Experiment(ws, exp), overwrite=True)
 
 
 def quickstart_backend() -> tuple[str, str]:
@@ -78,14 +79,14 @@ def stage_export(ws: Workspace, exp: str) -> bool:
 
 
 def stage_report(ws: Workspace, exp: str) -> bool:
-    from r2e.commands.report_cmd import write_report
+    from r2e.report.write import write_report
 
-    write_report(ws, exp, "html")
+    write_report(Experiment(ws, exp), "html")
     return True
 
 
-# Each later stage appends itself here: (name, fn(workspace, experiment) -> succeeded).
-# genexec and export must come after the extract (issue 4) and build (issue 6) stages.
+# The pipeline in order, each stage reading what the ones before it wrote:
+# (name, fn(workspace, experiment) -> succeeded).
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("setup", stage_setup),
     ("extract", stage_extract),
@@ -108,4 +109,4 @@ def quickstart(ws: Workspace, exp: str):
         if not stage(ws, exp):
             click.echo(f"quickstart stopped: stage '{name}' failed", err=True)
             raise click.exceptions.Exit(1)
-    click.echo(f"quickstart done: see {ws.experiment_dir(exp)}")
+    click.echo(f"quickstart done: see {Experiment(ws, exp).dir}")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from r2e.errors import R2EError
-from r2e.workspace import Workspace, check_experiment_name
+from r2e.experiment import Experiment
+from r2e.workspace import Workspace
 
 
 @click.command()
@@ -17,33 +15,6 @@ from r2e.workspace import Workspace, check_experiment_name
 @click.pass_obj
 def report(ws: Workspace, exp: str, fmt: str, output_dir: str | None):
     """Summarise build (and genexec) results: statuses, exception classes, missing modules, pass ratios, times."""
-    write_report(ws, exp, fmt, output_dir)
+    from r2e.report.write import write_report
 
-
-def write_report(ws: Workspace, exp: str, fmt: str = "md", output_dir: str | None = None) -> Path:
-    """Write the report of `exp` in `fmt`; return its path."""
-    from r2e.fsio import atomic_write_text
-    from r2e.report.aggregate import report_figures
-    from r2e.report.load import load_experiment
-    from r2e.report.render import RENDERERS, summary_lines
-
-    check_experiment_name(exp)
-    exp_dir = ws.experiment_dir(exp)
-    if not exp_dir.is_dir():
-        raise R2EError(f"experiment '{exp}' not found under {ws.experiments_dir}")
-    results = load_experiment(exp_dir)
-    if not results.builds and results.genexec is None:
-        raise R2EError(f"experiment '{exp}' has no build or genexec results yet (run `r2e build -e {exp}`)")
-    figures = report_figures(results)
-    folder = Path(output_dir) if output_dir else exp_dir / "report"
-    charts = {}
-    if fmt != "json":
-        from r2e.report.charts import draw_all
-
-        charts = draw_all(figures, folder / "charts")
-    name, render = RENDERERS[fmt]
-    atomic_write_text(folder / name, render(figures, charts, folder))
-    for line in summary_lines(figures):
-        click.echo(line)
-    click.echo(f"wrote {folder / name}" + (f" and {len(charts)} charts" if charts else ""))
-    return folder / name
+    write_report(Experiment(ws, exp), fmt, output_dir)

@@ -6,7 +6,7 @@ import statistics
 from collections import Counter, defaultdict
 
 from r2e.report.classify import distribution_for, exception_class, missing_module
-from r2e.report.load import ExperimentResults
+from r2e.report.load import ExperimentResults, build_system_of, python_of
 
 SUCCESS = "success"
 RATIO_BINS = [i / 10 for i in range(11)]  # 0.0, 0.1, ... 1.0
@@ -52,10 +52,11 @@ def build_figures(results: ExperimentResults) -> dict:
     for b in builds:
         if b.status == SUCCESS:
             continue
-        cls = exception_class(b.failure_message, b.log_tail, b.failure_class)
+        message, tail = b.failure.message if b.failure else "", results.log_tails.get(b.repo, "")
+        cls = exception_class(message, tail, b.failure.cls if b.failure else None)
         if cls:
             classes[cls] += 1
-        mod = missing_module(b.failure_message, b.log_tail, b.failure_module, cls)
+        mod = missing_module(message, tail, b.failure.module if b.failure else None, cls)
         if mod:
             missing[mod] += 1
     missing_rows = []
@@ -80,8 +81,8 @@ def build_figures(results: ExperimentResults) -> dict:
         "exception_classes": dict(classes.most_common()),
         "missing_modules": missing_rows,
         "pass_ratio_histogram": histogram(ratios),
-        "success_by_python": _rate_by(builds, lambda b: b.python),
-        "success_by_build_system": _rate_by(builds, lambda b: b.build_system),
+        "success_by_python": _rate_by(builds, python_of),
+        "success_by_build_system": _rate_by(builds, build_system_of),
         "duration": {
             "per_repo": {b.repo: b.duration for b in builds},
             "median": round(statistics.median(durations), 2) if durations else None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from r2e.import_names import import_table  # the installer's own table: the report says what it did
+
 _EXCEPTION = re.compile(r"^(?:E\s+)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|NotFound|Failure))\b:?",
                         re.MULTILINE)
 _MISSING = re.compile(r"No module named '([\w.]+)'")
@@ -34,8 +36,6 @@ def missing_module(message: str, log_tail: str, recorded: str | None, failure_cl
 
 def distribution_for(module: str) -> tuple[str, bool]:
     """(distribution name, whether it differs from the import name) — the pipreqs failure mode."""
-    from installers.plan import import_table  # the installer's own table: the report says what it did
-
     dist = import_table().get(module)
     if dist is None:
         return module, False

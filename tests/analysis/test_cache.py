@@ -14,12 +14,12 @@ def test_rerun_hits_cache_and_edits_are_reparsed(tmp_path):
     assert first.summary["cache_hits"] == 0
     second = extract_repo("acme__g", root, ExtractOptions(cache_dir=cache))
     assert second.summary["cache_hits"] == len(GOLDEN)
-    assert second.records == first.records
+    assert [r.to_dict() for r in second.records] == [r.to_dict() for r in first.records]
     (root / "pkg" / "consts.py").write_text("SCALE = 5\nUNUSED = 4\n")
     third = extract_repo("acme__g", root, ExtractOptions(cache_dir=cache))
     assert third.summary["cache_hits"] == len(GOLDEN) - 1
-    fut = next(r for r in third.records if r["name"] == "fut")
-    assert "SCALE = 5" in fut["context"]
+    fut = next(r for r in third.records if r.name == "fut")
+    assert "SCALE = 5" in fut.context
 
 
 def test_corrupt_entries_are_reparsed(tmp_path):

@@ -38,7 +38,7 @@ def repo(tmp_path_factory):
 
 def first_rejection_of(repo, opts):
     res = extract_repo("acme__f", repo, ExtractOptions(filters=opts))
-    return {r["name"] for r in res.records}, res.summary
+    return {r.name for r in res.records}, res.summary
 
 
 def test_each_filter_drops_its_case(repo):

@@ -30,7 +30,7 @@ def test_hostile_tree(tmp_path):
     os.mkfifo(root / "pipe.py")  # would block a naive reader forever
     (root / "folder.py").mkdir()
     res = extract_repo("acme__r", root, OFF)
-    names = {r["name"] for r in res.records}
+    names = {r.name for r in res.records}
     assert {"good", "first", "last", "modern", "latin", "old"} <= names  # tree-sitter reads Python 2 too
     assert "broken" not in names
     s = res.summary["skipped"]
@@ -38,12 +38,12 @@ def test_hostile_tree(tmp_path):
     assert s["vendored_dir"] == 6
     assert s["syntax_error_files"] == 1 and s["unparsed_statements"] >= 1
     assert s["non_utf8_decoded"] == 1 and s["not_a_file"] == 1
-    latin = next(r for r in res.records if r["name"] == "latin")
-    assert latin["docstring"] == "Café." and "NAME = 'été'" in latin["context"]
+    latin = next(r for r in res.records if r.name == "latin")
+    assert latin.docstring == "Café." and "NAME = 'été'" in latin.context
     assert res.summary["files"] == {"python": 4}
     for r in res.records:
-        if r["path"] != "py2.py":
-            assert undefined_names(r["context"]) == [], r["id"]
+        if r.path != "py2.py":
+            assert undefined_names(r.context) == [], r.id
 
 
 def test_empty_and_unusual_repositories(tmp_path):
@@ -58,4 +58,4 @@ def test_empty_and_unusual_repositories(tmp_path):
         "selfref.py": "from selfref import *\nX = X\n\n\ndef h(x):\n    \"\"\"H.\"\"\"\n    return Y + x\n",
     })
     res = extract_repo("acme__o", root, OFF)
-    assert {r["name"] for r in res.records} == {"f", "h"}
+    assert {r.name for r in res.records} == {"f", "h"}

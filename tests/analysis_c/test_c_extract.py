@@ -107,7 +107,7 @@ def ctree(tmp_path: Path) -> Path:
 
 
 def by_name(records):
-    return {r["id"].split("/", 1)[1]: r for r in records}
+    return {r.id.split("/", 1)[1]: r for r in records}
 
 
 def test_index_kinds_and_records(ctree):
@@ -125,28 +125,28 @@ def test_index_kinds_and_records(ctree):
     records, stats = extract_c_repo(ctree, "acme__geom", ALL_OFF)
     recs = by_name(records)
     r = recs["src/geom.c::area"]
-    assert r["id"] == "acme__geom/src/geom.c::area" and r["lang"] == "c" and r["kind"] == "function"
-    assert r["class_name"] is None and r["repo"] == "acme__geom" and r["path"] == "src/geom.c"
-    assert (r["start_line"], r["end_line"]) == (17, 21)
-    assert r["code"].startswith("int area(point_t a, point_t b)\n{") and r["code"].endswith("}")
-    assert r["docstring"] == "/* area of the box spanned by two points */"
-    assert r["signature"] == "int area(point_t a, point_t b)"
-    assert r["context_tokens"] > 0 and r["file_tokens"] > 0
+    assert r.id == "acme__geom/src/geom.c::area" and r.lang == "c" and r.kind == "function"
+    assert r.class_name is None and r.repo == "acme__geom" and r.path == "src/geom.c"
+    assert (r.start_line, r.end_line) == (17, 21)
+    assert r.code.startswith("int area(point_t a, point_t b)\n{") and r.code.endswith("}")
+    assert r.docstring == "/* area of the box spanned by two points */"
+    assert r.signature == "int area(point_t a, point_t b)"
+    assert r.context_tokens > 0 and r.file_tokens > 0
     # `static` is part of the definition; prototypes are not definitions
-    assert recs["src/geom.c::helper"]["code"].startswith("static coord_t helper")
+    assert recs["src/geom.c::helper"].code.startswith("static coord_t helper")
     assert not any(k.startswith("include/") for k in recs)
     # K&R definitions are extracted
-    assert recs["src/other.c::old_style"]["signature"] == "int old_style(a, b)"
+    assert recs["src/other.c::old_style"].signature == "int old_style(a, b)"
     assert stats["skipped"]["kr_definitions"] == 1
 
 
 def test_static_scoping_and_call_graph(ctree):
     records, _ = extract_c_repo(ctree, "r", ALL_OFF)
     recs = by_name(records)
-    assert recs["src/geom.c::norm2"]["callees"] == ["r/src/geom.c::helper"]
+    assert recs["src/geom.c::norm2"].callees == ("r/src/geom.c::helper",)
     # other.c's helper is its own static node; norm2 resolves across files through the header
-    assert sorted(recs["src/other.c::twice"]["callees"]) == ["r/src/geom.c::norm2", "r/src/other.c::helper"]
-    assert recs["src/geom.c::area"]["callees"] == ["r/src/geom.c::norm2"]
+    assert sorted(recs["src/other.c::twice"].callees) == ["r/src/geom.c::norm2", "r/src/other.c::helper"]
+    assert recs["src/geom.c::area"].callees == ("r/src/geom.c::norm2",)
     repo, _, _ = index_c_repo(ctree)
     g = repo.graph("r")
     assert g.has_edge("r/src/geom.c::norm2", "r/src/geom.c::helper")
@@ -157,14 +157,14 @@ def test_static_scoping_and_call_graph(ctree):
 
 def test_slice_contents_and_order(ctree):
     records, _ = extract_c_repo(ctree, "r", ALL_OFF)
-    ctx = by_name(records)["src/geom.c::area"]["context"]
+    ctx = by_name(records)["src/geom.c::area"].context
     # what it needs, in a valid order, the target last
     need = ["#include <stddef.h>", "typedef int coord_t;", "typedef struct point", "coord_t norm2(point_t p);",
             "extern int counter;"]
     pos = [ctx.index(n) for n in need]
     assert pos[0] < pos[1] < pos[2] < pos[3]
     assert "enum shape" in ctx  # CIRCLE
-    assert ctx.rstrip().endswith(by_name(records)["src/geom.c::area"]["code"])
+    assert ctx.rstrip().endswith(by_name(records)["src/geom.c::area"].code)
     # the callee's definition (and its own needs) is in the context, unused globals are not
     assert "coord_t norm2(point_t p)\n{" in ctx and "static coord_t helper" in ctx and "#define SQUARE" in ctx
     assert "UNUSED_TABLE" not in ctx and "struct node {" not in ctx and "twice" not in ctx
@@ -174,7 +174,7 @@ def test_slice_contents_and_order(ctree):
 
 def test_depth_one_keeps_only_prototypes(ctree):
     records, _ = extract_c_repo(ctree, "r", CExtractOptions(filters=ALL_OFF.filters, slice_depth=1))
-    ctx = by_name(records)["src/geom.c::area"]["context"]
+    ctx = by_name(records)["src/geom.c::area"].context
     assert "coord_t norm2(point_t p);" in ctx and "coord_t norm2(point_t p)\n{" not in ctx
     assert check_compiles(ctx)[0]
 
@@ -183,35 +183,35 @@ def test_depth_one_keeps_only_prototypes(ctree):
 def test_every_slice_compiles(ctree):
     records, _ = extract_c_repo(ctree, "r", ALL_OFF)
     assert len(records) >= 9
-    bad = {r["id"]: check_compiles(r["context"])[1] for r in records if not check_compiles(r["context"])[0]}
+    bad = {r.id: check_compiles(r.context)[1] for r in records if not check_compiles(r.context)[0]}
     assert bad == {}
     # and the checker can fail: a slice without its types does not compile
-    ok, err = check_compiles(by_name(records)["src/geom.c::area"]["code"])
+    ok, err = check_compiles(by_name(records)["src/geom.c::area"].code)
     assert not ok and "point_t" in err
 
 
 def test_budget_trims_callee_definitions(ctree):
     tight = CExtractOptions(filters=ALL_OFF.filters, max_context_tokens=10)
     rec = by_name(extract_c_repo(ctree, "r", tight)[0])["src/geom.c::area"]
-    assert rec["context_trimmed"] >= 1 and "coord_t norm2(point_t p)\n{" not in rec["context"]
-    assert rec["context"].rstrip().endswith(rec["code"])  # never the target
+    assert rec.context_trimmed >= 1 and "coord_t norm2(point_t p)\n{" not in rec.context
+    assert rec.context.rstrip().endswith(rec.code)  # never the target
 
 
 def test_parse_errors_are_counted_and_extraction_continues(ctree):
     records, stats = extract_c_repo(ctree, "r", ALL_OFF)
-    names = {r["name"] for r in records if r["path"] == "src/broken.c"}
+    names = {r.name for r in records if r.path == "src/broken.c"}
     assert "fine" in names and "broken" not in names
     assert stats["skipped"].get("parse_error_units", 0) + stats["skipped"].get("error_nodes", 0) >= 1
 
 
 def test_filters(ctree):
     records, stats = extract_c_repo(ctree, "r", CExtractOptions(filters=FilterOptions(disabled=frozenset({"docstring"}))))
-    names = {r["name"] for r in records}
+    names = {r.name for r in records}
     assert "main" not in names and "test_area" not in names
     assert stats["dropped"]["main"] == 1 and stats["dropped"]["test_file"] == 1
     # with the docstring filter on, only documented functions remain
     records, stats = extract_c_repo(ctree, "r")
-    assert {r["name"] for r in records} == {"area", "helper"}
+    assert {r.name for r in records} == {"area", "helper"}
 
 
 def test_compile_commands_include_dirs(ctree):

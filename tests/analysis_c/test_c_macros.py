@@ -137,14 +137,14 @@ def test_generated_definitions_are_indexed(macro_tree):
 
 def test_slices_of_functions_using_generated_code_compile(macro_tree):
     records, stats = extract_c_repo(macro_tree, "macrolib", ALL_OFF)
-    recs = {r["name"]: r for r in records}
+    recs = {r.name: r for r in records}
     assert {"clamp", "has_sse", "is_error", "fast_path", "use_fast", "old_clamp", "trace_depth"} <= set(recs)
     for name in ("clamp", "has_sse", "is_error", "fast_path", "use_fast", "old_clamp", "trace_depth"):
-        ok, err = check_compiles(recs[name]["context"])
+        ok, err = check_compiles(recs[name].context)
         assert ok, f"{name}: {err}\n{recs[name]['context']}"
-    assert "MIN_MAX(size_t)" in recs["clamp"]["context"]
-    assert "MIN_MAX(double)" not in recs["clamp"]["context"]  # only the invocation that is needed
-    assert "#define LIB_DEBUG 1" in recs["trace_depth"]["context"]
+    assert "MIN_MAX(size_t)" in recs["clamp"].context
+    assert "MIN_MAX(double)" not in recs["clamp"].context  # only the invocation that is needed
+    assert "#define LIB_DEBUG 1" in recs["trace_depth"].context
 
 
 TEMPLATE_FILES = {
@@ -204,15 +204,15 @@ def test_template_headers_are_instantiated_per_inclusion(tmp_path):
     assert [set(u.defines) for u in instances] == [{"CounterOne", "struct:CounterOne", "NextCounterOne"},
                                                   {"CounterTen", "struct:CounterTen", "NextCounterTen"}]
     records, _ = extract_c_repo(root, "tpl", ALL_OFF)
-    recs = {r["name"]: r for r in records}
+    recs = {r.name: r for r in records}
     assert "FN" not in recs  # the template's body is no function until instantiated
     for name in ("both", "later"):
-        ok, err = check_compiles(recs[name]["context"])
+        ok, err = check_compiles(recs[name].context)
         assert ok, f"{name}: {err}\n{recs[name]['context']}"
     # the slice of `both` carries both instantiations, each with its own macros
-    ctx = recs["both"]["context"]
+    ctx = recs["both"].context
     assert "#define STEP 1" in ctx and "#define STEP 10" in ctx
-    assert "#define START 5" in recs["later"]["context"]  # a #define inside another function's body
+    assert "#define START 5" in recs["later"].context  # a #define inside another function's body
 
 
 SPLIT_SOURCE = """
@@ -250,9 +250,9 @@ def test_if_branches_that_split_statements_still_parse(tmp_path):
     root.mkdir()
     (root / "split.c").write_text(textwrap.dedent(SPLIT_SOURCE).lstrip(), encoding="utf-8")
     records, stats = extract_c_repo(root, "split", ALL_OFF)
-    recs = {r["name"]: r for r in records}
+    recs = {r.name: r for r in records}
     assert "decode" in recs, stats
-    ctx = recs["decode"]["context"]
+    ctx = recs["decode"].context
     ok, err = check_compiles(ctx)
     assert ok, f"{err}\n{ctx}"
     # the table split across #if branches is found and sliced; both helpers are declared

@@ -92,12 +92,12 @@ def ztree(tmp_path: Path) -> Path:
 
 def test_decoration_macros_kr_and_static_through_macro(ztree):
     records, stats = extract_c_repo(ztree, "z", ALL_OFF)
-    recs = {r["name"]: r for r in records}
+    recs = {r.name: r for r in records}
     assert set(recs) == {"zadd", "twice", "pick"}
-    assert recs["zadd"]["code"].startswith("int ZEXPORT zadd(a, b)")
-    assert recs["zadd"]["callees"] == ["z/zadd.c::twice"]
-    assert recs["twice"]["is_static"] is True  # `local` is `#define local static`
-    assert recs["zadd"]["is_static"] is False
+    assert recs["zadd"].code.startswith("int ZEXPORT zadd(a, b)")
+    assert recs["zadd"].callees == ("z/zadd.c::twice",)
+    assert recs["twice"].extra["is_static"] is True  # `local` is `#define local static`
+    assert recs["zadd"].extra["is_static"] is False
     assert stats["skipped"]["kr_definitions"] == 2
 
 
@@ -105,10 +105,10 @@ def test_decoration_macros_kr_and_static_through_macro(ztree):
 def test_real_world_shapes_compile(ztree):
     records, _ = extract_c_repo(ztree, "z", ALL_OFF)
     for r in records:
-        ok, err = check_compiles(r["context"])
-        assert ok, (r["id"], err, r["context"])
-    pick = next(r for r in records if r["name"] == "pick")
-    assert "typedef enum" in pick["context"] and "#define COLORS" in pick["context"]  # X-macro enum recovered
+        ok, err = check_compiles(r.context)
+        assert ok, (r.id, err, r.context)
+    pick = next(r for r in records if r.name == "pick")
+    assert "typedef enum" in pick.context and "#define COLORS" in pick.context  # X-macro enum recovered
 
 
 def test_huge_files_are_skipped_and_counted(ztree):

@@ -107,14 +107,14 @@ def test_warm_cache_parses_no_c_file_and_a_macro_change_reparses(tmp_path, monke
     parsed.clear()
     warm = extract_repo("r", root, ExtractOptions(cache_dir=cache))
     assert parsed == [] and warm.summary["cache_hits"] == 6
-    assert warm.records == cold.records
-    assert {r["name"]: r["is_static"] for r in warm.records if r["lang"] == "c"} == {"scaled": True, "scaled_sum": False}
+    assert [r.to_dict() for r in warm.records] == [r.to_dict() for r in cold.records]
+    assert {r.name: r.extra["is_static"] for r in warm.records if r.lang == "c"} == {"scaled": True, "scaled_sum": False}
 
     # util.c is unchanged, but `local` no longer means `static`: every C file must be parsed again
     (root / "src" / "config.h").write_text(CONFIG_H.replace("#define local static", "#define local"))
     again = extract_repo("r", root, ExtractOptions(cache_dir=cache))
     assert sorted(parsed) == sorted(C_FILES) and again.summary["cache_hits"] == 1  # only the Python file
-    assert {r["name"]: r["is_static"] for r in again.records if r["lang"] == "c"} == {"scaled": False, "scaled_sum": False}
+    assert {r.name: r.extra["is_static"] for r in again.records if r.lang == "c"} == {"scaled": False, "scaled_sum": False}
 
 
 def test_files_parsed_in_worker_processes_match_in_process(tmp_path):

@@ -4,52 +4,50 @@ import json
 
 import pytest
 
-from r2e.fsio import atomic_write_json
+from r2e.experiment import Experiment
 from r2e.report.aggregate import histogram, report_figures
 from r2e.report.classify import distribution_for, exception_class, missing_module
 from r2e.report.load import load_experiment
+from r2e.stage_records import BuildResult, Failure, OracleResult
+from r2e.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def result(repo, status, python="3.11", ratio=None, failure=None, sources=("pyproject.toml",), duration=10.0,
-           repairs=(), **extra):
-    oracle = None if ratio is None else {"tests_run": True, "passed": int(ratio * 10), "failed": 10 - int(ratio * 10),
-                                         "errors": 0, "pass_ratio": ratio, "output_tail": ""}
-    return {"repo": repo, "status": status, "python": python, "oracle": oracle, "failure": failure,
-            "plan": {"python": python, "sources": list(sources)}, "duration": duration,
-            "repair_steps": list(repairs), **extra}
+           repairs=(), **fields) -> BuildResult:
+    oracle = None if ratio is None else OracleResult(tests_run=True, passed=int(ratio * 10), failed=10 - int(ratio * 10),
+                                                     pass_ratio=ratio)
+    return BuildResult(repo=repo, status=status, python=python, oracle=oracle, failure=failure,
+                       plan={"python": python, "sources": list(sources)}, duration=duration,
+                       repair_steps=tuple(repairs), **fields)
 
 
 @pytest.fixture
 def experiment(r2e_home):
-    exp = r2e_home / "experiments" / "batch"
-    build = exp / "build"
-    results = {
-        "a__ok": result("a__ok", "success", ratio=1.0, duration=30,
-                        repairs=[{"source": "rule", "rule": "missing-module", "helped": True}]),
-        "b__yaml": result("b__yaml", "failed", failure={"class": "ModuleNotFoundError",
-                                                        "message": "No module named 'yaml'", "module": "yaml"},
-                          repairs=[{"source": "rule", "rule": "missing-module", "helped": False}]),
-        "c__cv": result("c__cv", "failed", python="3.9", sources=("requirements.txt",),
-                        failure={"class": None, "message": "", "module": None}),
-        "d__half": result("d__half", "partial", ratio=0.5, sources=()),
-        "e__py2": result("e__py2", "python2", python=None),
-        "f__slow": result("f__slow", "timeout", failure={"class": "Timeout", "message": "time ran out", "module": None},
-                          duration=1800),
-        "g__cmake": result("g__cmake", "success", python=None, ratio=1.0, build_system="cmake", language="c"),
-    }
-    for repo, res in results.items():
-        atomic_write_json(build / repo / "result.json", res)
+    exp = Experiment(Workspace(r2e_home), "batch")
+    results = [
+        result("a__ok", "success", ratio=1.0, duration=30,
+               repairs=[{"source": "rule", "rule": "missing-module", "helped": True}]),
+        result("b__yaml", "failed", failure=Failure("ModuleNotFoundError", "No module named 'yaml'", "yaml"),
+               repairs=[{"source": "rule", "rule": "missing-module", "helped": False}]),
+        result("c__cv", "failed", python="3.9", sources=("requirements.txt",)),
+        result("d__half", "partial", ratio=0.5, sources=()),
+        result("e__py2", "python2", python=None),
+        result("f__slow", "timeout", failure=Failure("Timeout", "time ran out"), duration=1800),
+        result("g__cmake", "success", python=None, ratio=1.0, build_system="cmake", language="c"),
+    ]
+    for res in results:
+        exp.write_build_result(res)
     # c__cv has no recorded class: it must come from the install log's last traceback
-    (build / "c__cv" / "install.log").write_text(
+    exp.install_log_path("c__cv").write_text(
         "Traceback (most recent call last):\n  File \"x.py\", line 1\nImportError: old\n"
         "Traceback (most recent call last):\n  File \"pkg/__init__.py\", line 3, in <module>\n"
         "    import cv2\nModuleNotFoundError: No module named 'cv2'\n")
-    (build / "h__running").mkdir()  # a batch still running: folder, no result yet
-    (build / "i__broken").mkdir()
-    (build / "i__broken" / "result.json").write_text('{"status": "succ')
-    atomic_write_json(exp / "genexec.json", {
+    exp.build_repo_dir("h__running").mkdir()  # a batch still running: folder, no result yet
+    exp.build_repo_dir("i__broken").mkdir()
+    exp.build_result_path("i__broken").write_text('{"status": "succ')  # a corrupt file: reported, not fatal
+    exp.write_genexec({
         "generator": "carve", "rounds": [
             {"round": 1, "worklist": 4, "valid": 1, "done_fraction": 0.25},
             {"round": 2, "worklist": 3, "valid": 2, "done_fraction": 0.75}],
@@ -106,7 +104,7 @@ def test_report_command_writes_each_format(cli, experiment, fmt, name, tmp_path)
 
 def test_default_folder_and_errors(cli, experiment, r2e_home):
     assert cli("report", "-e", "batch").exit_code == 0
-    assert (experiment / "report" / "report.md").exists()
+    assert (experiment.report_dir / "report.md").exists()
     missing = cli("report", "-e", "nope")
     assert missing.exit_code == 1 and "experiment 'nope' not found" in missing.output
     (r2e_home / "experiments" / "empty").mkdir()

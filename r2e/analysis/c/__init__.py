@@ -1,8 +1,8 @@
-"""C analysis: functions, call graph and compilable dependency slices (issue 5).
+"""C analysis: functions, call graph and compilable dependency slices.
 
 C is a language of the analysis seam (`r2e.analysis.languages.ADAPTERS["c"]`), so `r2e extract`
-and `r2e graph` handle it through `r2e.analysis.driver` like Python: issue-4 records with
-`lang: "c"` (plus `is_static`). `r2e.analysis.c.extract.extract_c_repo(root, repo_id,
+and `r2e graph` handle it through `r2e.analysis.driver` like Python: `FunctionRecord`s with
+`lang: "c"` (plus `is_static` in `extra`). `r2e.analysis.c.extract.extract_c_repo(root, repo_id,
 CExtractOptions) -> (records, stats)` is the same path restricted to C (tests, benchmarks).
 
 Modules, one job each:

@@ -2,8 +2,8 @@
 
 C goes through the language seam (adapter.py) like every language, so `r2e extract` handles it
 through `r2e.analysis.driver.extract_repo`; these are that path restricted to C, kept for the C
-tests and benchmarks/c_slices.py. `extract_c_repo(root, repo_id, options)` returns the issue-4
-records (`lang: "c"`) and a stats dict (files, functions, per-filter drops, what was skipped and
+tests and benchmarks/c_slices.py. `extract_c_repo(root, repo_id, options)` returns the
+`FunctionRecord`s (`lang: "c"`, `is_static` in `extra`) and a stats dict (files, functions, per-filter drops, what was skipped and
 why, include directories, seconds). The filters that apply to C, checked in order, each
 switchable off by name through `FilterOptions.disabled` (see filters.py for the registry):
   main        the program entry point
@@ -26,6 +26,7 @@ from pathlib import Path
 from r2e.analysis.c.repo import CRepo
 from r2e.analysis.filters import FILTERS, FilterOptions
 from r2e.analysis.walk import MAX_BYTES
+from r2e.stage_records import FunctionRecord
 
 C_FILTERS = FILTERS  # one registry for every language; disabling all of them keeps every function
 PREFIX = "c_"  # the driver's summary names C counters c_<name>; here they are C's alone
@@ -59,7 +60,7 @@ def index_c_repo(root: str | Path, max_bytes: int = MAX_BYTES) -> tuple[CRepo, C
     return resolver.repo, +skipped, info
 
 
-def extract_c_repo(root: str | Path, repo_id: str, options: CExtractOptions | None = None) -> tuple[list[dict], dict]:
+def extract_c_repo(root: str | Path, repo_id: str, options: CExtractOptions | None = None) -> tuple[list[FunctionRecord], dict]:
     from r2e.analysis.driver import ExtractOptions, extract_repo
 
     opts = options or CExtractOptions()
