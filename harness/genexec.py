@@ -87,6 +87,15 @@ def genexec_pool(exp: Experiment, records: list[FunctionRecord], backend: str) -
     return harness_pool(exp, backend, keep_open=keep)
 
 
+def check_resumable(exp: Experiment) -> None:
+    """Read what `--resume` takes over (genexec.json and the best results), so a corrupt file stops
+    the run before anything is carved, generated or written."""
+    previous = exp.genexec_doc()
+    for fid, entry in ((previous or {}).get("functions") or {}).items():
+        if entry.get("test"):
+            exp.harness_result(fid)
+
+
 def run_genexec(exp: Experiment, records: list[FunctionRecord], generator: HarnessGenerator, opts: LoopOptions,
                 echo: Callable[[str], None] = print, pool: EnvPool | None = None) -> dict:
     """Run the loop; returns genexec.json's document. Environments come from `pool` (the caller's,

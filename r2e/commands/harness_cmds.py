@@ -184,9 +184,11 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
             temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
     from harness.carve.select import CarveContext
-    from harness.genexec import LoopOptions, genexec_pool, run_genexec
+    from harness.genexec import LoopOptions, check_resumable, genexec_pool, run_genexec
 
     experiment, records = _records(ws, exp, repos, ids)
+    if resume:
+        check_resumable(experiment)
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
                        resume=resume, exec=exec_options(timeout_per_task, timeout_per_test))
     with genexec_pool(experiment, records, backend) as pool:  # carving and execution share the environments
