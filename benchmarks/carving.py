@@ -30,8 +30,6 @@ pytest, non-deterministic results (8 in more-itertools), functions the suite nev
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -45,18 +43,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from harness_offline import mutant, pick_functions  # noqa: E402
+from harness_offline import mutant, pick_functions, r2e  # noqa: E402
 
 from harness.carve.carving import CarveOptions, carve_experiment  # noqa: E402
 from harness.carve.generator import CarveGenerator  # noqa: E402
 from harness.carve.store import SampleStore  # noqa: E402
 from harness.execute import ExecOptions, execute_harness  # noqa: E402
-from harness.genexec import LoopOptions, run_genexec  # noqa: E402
-from harness.records import load_functions  # noqa: E402
-from r2e.commands.setup_cmd import run_setup  # noqa: E402
+from harness.genexec import LoopOptions, genexec_pool, run_genexec  # noqa: E402
+from r2e.experiment import Experiment  # noqa: E402
 from r2e.fsio import atomic_write_json  # noqa: E402
-from r2e.intake.setup import SetupOptions  # noqa: E402
-from r2e.intake.sources import parse_path  # noqa: E402
+from r2e.stage_records import BuildResult  # noqa: E402
 from r2e.workspace import Workspace  # noqa: E402
 
 # Test-only dependencies of each project's suite (from its pyproject/tox), installed from PyPI.
@@ -84,55 +80,65 @@ def main() -> None:
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--max-lines", type=int, default=25)
     parser.add_argument("--extract", choices=("r2e", "ast"), default="r2e",
-                        help="r2e: `r2e extract` (issue 4); ast: the ast picker of benchmarks/harness_offline.py.")
+                        help="r2e: `r2e extract`; ast: the ast picker of benchmarks/harness_offline.py.")
     parser.add_argument("--out", type=Path, default=None, help="Write the figures as JSON here.")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="r2e-bench-carve-"))
     ws = Workspace(tmp / "home")
-    exp = "bench"
-    all_records: list[dict] = []
+    exp = Experiment(ws, "bench")
+    all_records = []
     for sdist in args.sdists:
         with tarfile.open(sdist) as tar:
             tar.extractall(tmp / "src", filter="data")
         root = tmp / "src" / sdist.name.removesuffix(".tar.gz")
-        outcomes = run_setup(ws, exp, [parse_path(str(root))], [], SetupOptions(), jobs=1)
-        assert all(o.status != "failed" for o in outcomes), outcomes
-        repo = ws.repos_of(exp)[-1]
+        r2e(ws.home, "setup", "-e", exp.name, "-l", str(root))
+        repo = exp.repos()[-1]
         venv = tmp / "venvs" / repo.id
         t0 = time.monotonic()
         make_venv(venv, sdist)
-        atomic_write_json(ws.experiment_dir(exp) / "build" / repo.id / "result.json",
-                          {"status": "success", "venv": str(venv), "backend": "local"})
+        # the venv stands in for `r2e build --backend local`: the build result of record points at it
+        exp.write_build_result(BuildResult(repo=repo.id, status="success", backend="local", venv=str(venv),
+                                           workdir=str(repo.path)))
         if args.extract == "ast":
             records = pick_functions(repo.id, Path(repo.path), args.max_lines)
             print(f"{sdist.name}: {len(records)} functions picked; venv in {time.monotonic() - t0:.1f} s", flush=True)
             all_records += records
     if args.extract == "ast":
-        (ws.experiment_dir(exp) / "extracted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in all_records))
-    else:  # r2e extract (issue 4): its filters (docstring, signature, size, ...) and its records
-        proc = subprocess.run([sys.executable, "-m", "r2e", "--home", str(ws.home), "extract", "-e", exp],
-                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        print(proc.stdout.strip(), flush=True)
-        if proc.returncode != 0:
-            raise SystemExit(f"r2e extract failed: {proc.stderr.strip()[-2000:]}")
-    records = load_functions(ws, exp)
+        exp.write_functions(all_records)
+    else:  # r2e extract: its filters (docstring, signature, size, ...) and its records
+        print(r2e(ws.home, "extract", "-e", exp.name), flush=True)
+    records = exp.functions(lang="python")
 
-    start = time.monotonic()
-    reports = carve_experiment(ws, exp, records, "local", CarveOptions(baseline=True),
-                               echo=lambda line: print(line, flush=True))
-    carve_wall = time.monotonic() - start
-    store = SampleStore(ws, exp)
-    opts = LoopOptions(k=1, min_valid=1.0, min_cov=0.8, jobs=args.jobs, backend="local",
-                       exec=ExecOptions(per_test_timeout=10, run_timeout=60))
-    start = time.monotonic()
-    doc = run_genexec(ws, exp, [r for r in records if store.has_samples(r)], CarveGenerator(store), opts,
-                      echo=lambda line: print(line, flush=True))
-    exec_wall = time.monotonic() - start
+    with genexec_pool(exp, records, "local") as pool:  # carving and execution share the environments
+        start = time.monotonic()
+        reports = carve_experiment(exp, records, pool, CarveOptions(baseline=True),
+                                   echo=lambda line: print(line, flush=True))
+        carve_wall = time.monotonic() - start
+        store = SampleStore(exp)
+        opts = LoopOptions(k=1, min_valid=1.0, min_cov=0.8, jobs=args.jobs, backend="local",
+                           exec=ExecOptions(per_test_timeout=10, run_timeout=60))
+        start = time.monotonic()
+        doc = run_genexec(exp, [r for r in records if store.has_samples(r)], CarveGenerator(store), opts,
+                          echo=lambda line: print(line, flush=True), pool=pool)
+        exec_wall = time.monotonic() - start
 
-    figures: dict = {"repos": {}, "carve_wall_s": round(carve_wall, 1), "execute_wall_s": round(exec_wall, 1)}
+        figures = mutation_and_figures(exp, records, reports, store, doc, pool)
+    figures.update(carve_wall_s=round(carve_wall, 1), execute_wall_s=round(exec_wall, 1))
+    totals = figures["total"]
+    print(f"TOTAL: {totals['done']}/{totals['functions']} functions ({100 * totals['share_valid_cov_ge_0.8']:.0f}%) "
+          f"with a valid carved harness at branch coverage >= 0.8; {totals['with_samples']} had samples, "
+          f"{totals['valid']} valid; mutants detected {totals['killed']}/{totals['mutants']}; "
+          f"carving {carve_wall:.0f} s, execution {exec_wall:.0f} s; workspace {tmp}", flush=True)
+    if args.out:
+        atomic_write_json(args.out, figures)
+
+
+def mutation_and_figures(exp: Experiment, records, reports, store: SampleStore, doc: dict, pool) -> dict:
+    """Per repo: carving and execution figures, and whether valid carved harnesses notice a mutant."""
+    figures: dict = {"repos": {}}
     by_id = {r.id: r for r in records}
     totals = {"functions": 0, "with_samples": 0, "valid": 0, "done": 0, "mutants": 0, "killed": 0}
-    for repo in ws.repos_of(exp):
+    for repo in exp.repos():
         rep = reports.get(repo.id) or {}
         funcs = [r for r in records if r.repo == repo.id]
         entries = {fid: f for fid, f in doc["functions"].items() if f["repo"] == repo.id}
@@ -144,9 +150,10 @@ def main() -> None:
         killed = run = 0
         for fid, f in entries.items():  # do the valid carved harnesses notice a first-order mutant?
             if f["valid"] and "@" not in by_id[fid].code and (cand := mutant(by_id[fid].code)):
-                env_res = execute_on(ws, exp, repo, by_id[fid], f["test"], cand)
+                result = execute_harness(pool.get(repo.id), by_id[fid], f["test"],
+                                         ExecOptions(per_test_timeout=10, run_timeout=60), candidate_code=cand)
                 run += 1
-                killed += not env_res.get("valid")
+                killed += not result.valid
         row = {"functions": len(funcs), "with_samples": sum(1 for r in funcs if store.has_samples(r)),
                "valid": len(valid), "valid_cov_ge_0.8": len(done),
                "share_valid_cov_ge_0.8": round(len(done) / max(1, len(funcs)), 4),
@@ -169,22 +176,7 @@ def main() -> None:
               f"mutants detected {killed}/{run}", flush=True)
     totals["share_valid_cov_ge_0.8"] = round(totals["done"] / max(1, totals["functions"]), 4)
     figures["total"] = totals
-    print(f"TOTAL: {totals['done']}/{totals['functions']} functions ({100 * totals['share_valid_cov_ge_0.8']:.0f}%) "
-          f"with a valid carved harness at branch coverage >= 0.8; {totals['with_samples']} had samples, "
-          f"{totals['valid']} valid; mutants detected {totals['killed']}/{totals['mutants']}; "
-          f"carving {carve_wall:.0f} s, execution {exec_wall:.0f} s; workspace {tmp}", flush=True)
-    if args.out:
-        atomic_write_json(args.out, figures)
-
-
-_ENVS: dict = {}
-
-
-def execute_on(ws, exp, repo, record, test, candidate):
-    from harness.environments import open_environment
-
-    env = _ENVS.get(repo.id) or _ENVS.setdefault(repo.id, open_environment(ws, exp, repo, "local"))
-    return execute_harness(env, record, test, ExecOptions(per_test_timeout=10, run_timeout=60), candidate_code=candidate)
+    return figures
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
     pip download --no-deps --no-binary :all: more-itertools==10.5.0 toolz==1.0.0 -d /tmp/sdists
     python benchmarks/harness_offline.py /tmp/sdists/*.tar.gz [-k 3] [-j 2]
 
-Extraction (issue 4) may not be merged yet, so functions are picked here with `ast` using issue 4's
-rules in small: top-level functions and methods of top-level classes, with a docstring, not dunder,
-undecorated (staticmethod/classmethod/property allowed), at most --max-lines lines, outside tests.
+Functions are picked here with `ast`, by the extraction's rules in small (so these figures do not
+move when the extraction's filters do): top-level functions and methods of top-level classes, with a
+docstring, not dunder, undecorated (staticmethod/classmethod/property allowed), at most --max-lines
+lines, outside tests.
 Each function is executed by the real runner in a local venv (--backend local).
 
 Measured 2026-11-24 (2 shared cores under load ~10, -k 3 -j 2, Python 3.11, coverage 7.17),
@@ -21,23 +22,24 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
+import os
 import statistics
+import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from harness.execute import ExecOptions  # noqa: E402
+from harness.env_pool import harness_pool  # noqa: E402
+from harness.execute import ExecOptions, execute_harness  # noqa: E402
 from harness.generators import OfflineGenerator  # noqa: E402
 from harness.genexec import LoopOptions, run_genexec  # noqa: E402
-from harness.records import FunctionRecord  # noqa: E402
-from r2e.commands.setup_cmd import run_setup  # noqa: E402
-from r2e.intake.setup import SetupOptions  # noqa: E402
-from r2e.intake.sources import parse_path  # noqa: E402
+from r2e.experiment import Experiment  # noqa: E402
+from r2e.stage_records import FunctionRecord  # noqa: E402
 from r2e.workspace import Workspace  # noqa: E402
 
 ALLOWED_DECORATORS = {"staticmethod", "classmethod", "property"}
@@ -69,16 +71,20 @@ def mutant(code: str) -> str | None:
     return None
 
 
-def mutation_score(ws, exp, records, doc, backend="local") -> tuple[int, int]:
-    """(mutants killed, mutants run) over the functions with a valid harness, in candidate mode."""
-    from harness.environments import open_environment
-    from harness.execute import execute_harness
+def r2e(home: Path, *args: str) -> str:
+    """Run an r2e command of this checkout (setup, extract) on the benchmark's workspace; its output."""
+    proc = subprocess.run([sys.executable, "-m", "r2e", "--home", str(home), *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if proc.returncode != 0:
+        raise SystemExit(f"r2e {args[0]} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return proc.stdout.strip()
 
+
+def mutation_score(exp: Experiment, records, doc, backend="local") -> tuple[int, int]:
+    """(mutants killed, mutants run) over the functions with a valid harness, in candidate mode."""
     by_id = {r.id: r for r in records}
     killed = run = 0
-    repos = {r.id: r for r in ws.repos_of(exp)}
-    envs = {}
-    try:
+    with harness_pool(exp, backend, keep_open=True) as pool:
         for fid, entry in doc["functions"].items():
             record = by_id[fid]
             if not entry["valid"] or (record.class_name and "@" in record.code):
@@ -86,18 +92,14 @@ def mutation_score(ws, exp, records, doc, backend="local") -> tuple[int, int]:
             candidate = mutant(record.code)
             if candidate is None:
                 continue
-            env = envs.get(record.repo) or envs.setdefault(record.repo, open_environment(ws, exp, repos[record.repo], backend))
-            result = execute_harness(env, record, entry["test"], ExecOptions(per_test_timeout=10, run_timeout=60),
-                                     candidate_code=candidate)
+            result = execute_harness(pool.get(record.repo), record, entry["test"],
+                                     ExecOptions(per_test_timeout=10, run_timeout=60), candidate_code=candidate)
             run += 1
-            killed += not result.get("valid")
-    finally:
-        for env in envs.values():
-            env.close()
+            killed += not result.valid
     return killed, run
 
 
-def pick_functions(repo_id: str, root: Path, max_lines: int) -> list[dict]:
+def pick_functions(repo_id: str, root: Path, max_lines: int) -> list[FunctionRecord]:
     records = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
@@ -119,12 +121,12 @@ def pick_functions(repo_id: str, root: Path, max_lines: int) -> list[dict]:
             if node.end_lineno - node.lineno + 1 > max_lines or isinstance(node, ast.AsyncFunctionDef):
                 return
             qual = f"{cls}.{node.name}" if cls else node.name
-            records.append({"id": f"{repo_id}/{rel}::{qual}", "repo": repo_id, "path": rel, "lang": "python",
-                            "kind": "method" if cls else "function", "name": node.name, "class_name": cls,
-                            "start_line": node.lineno, "end_line": node.end_lineno,
-                            "code": "\n".join(lines[node.lineno - 1: node.end_lineno]) + "\n",
-                            "docstring": ast.get_docstring(node), "signature": lines[node.lineno - 1].strip(),
-                            "context": ""})
+            records.append(FunctionRecord(
+                id=f"{repo_id}/{rel}::{qual}", repo=repo_id, path=rel, lang="python",
+                kind="method" if cls else "function", name=node.name, class_name=cls,
+                start_line=node.lineno, end_line=node.end_lineno,
+                code="\n".join(lines[node.lineno - 1: node.end_lineno]) + "\n",
+                docstring=ast.get_docstring(node), signature=lines[node.lineno - 1].strip(), context=""))
 
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -146,28 +148,27 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="r2e-bench-harness-"))
     ws = Workspace(tmp / "home")
-    exp = "bench"
+    exp = Experiment(ws, "bench")
     all_records = []
     for sdist in args.sdists:
         with tarfile.open(sdist) as tar:
             tar.extractall(tmp / "src", filter="data")
         root = tmp / "src" / sdist.name.removesuffix(".tar.gz")
-        outcomes = run_setup(ws, exp, [parse_path(str(root))], [], SetupOptions(), jobs=1)
-        repo = ws.repos_of(exp)[-1]
-        assert all(o.status != "failed" for o in outcomes), outcomes
+        r2e(ws.home, "setup", "-e", exp.name, "-l", str(root))
+        repo = exp.repos()[-1]
         records = pick_functions(repo.id, Path(repo.path), args.max_lines)
         if args.limit:
             records = records[: args.limit]
         print(f"{sdist.name}: {len(records)} functions picked", flush=True)
         all_records += records
-    (ws.experiment_dir(exp) / "extracted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in all_records))
-    records = [FunctionRecord.from_dict(r) for r in all_records]
+    exp.write_functions(all_records)
+    records = exp.functions()
     opts = LoopOptions(k=args.k, min_valid=1.0, min_cov=0.8, jobs=args.jobs, backend="local",
                        exec=ExecOptions(per_test_timeout=10, run_timeout=60))
     start = time.monotonic()
-    doc = run_genexec(ws, exp, records, OfflineGenerator(), opts, echo=lambda line: print(line, flush=True))
+    doc = run_genexec(exp, records, OfflineGenerator(), opts, echo=lambda line: print(line, flush=True))
     wall = time.monotonic() - start
-    for repo in ws.repos_of(exp):
+    for repo in exp.repos():
         funcs = [f for f in doc["functions"].values() if f["repo"] == repo.id]
         valid = [f for f in funcs if f["valid"]]
         done = [f for f in funcs if f["done"]]
@@ -185,7 +186,7 @@ def main() -> None:
                 reasons[key] = reasons.get(key, 0) + 1
         for key, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:6]:
             print(f"    invalid: {count:4d}  {key}")
-    killed, run = mutation_score(ws, exp, records, doc)
+    killed, run = mutation_score(exp, records, doc)
     print(f"mutation check of the valid harnesses (candidate mode): {killed}/{run} first-order mutants detected"
           f" ({100 * killed / max(1, run):.0f}%)")
     print(f"total wall time {wall:.1f} s for {len(records)} functions, {len(doc['rounds'])} rounds; workspace {tmp}")

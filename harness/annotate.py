@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from harness.records import FunctionRecord
+from r2e.stage_records import Coverage, FunctionRecord
 
 
-def annotate_uncovered(record: FunctionRecord, coverage: dict) -> str:
+def annotate_uncovered(record: FunctionRecord, coverage: Coverage | None) -> str:
     """Number each line of `record.code` with its 1-based file line (the code starts at start_line).
 
     A line that is the source of a missing branch gets `# NOT COVERED: -> line N` (or `-> exit`),
     a line never run gets `# NOT EXECUTED`.
     """
+    coverage = coverage or Coverage()
     missing_arcs: dict[int, list[int]] = {}
-    for src, dest in coverage.get("missing_branches") or []:
+    for src, dest in coverage.missing("missing_branches"):
         missing_arcs.setdefault(src, []).append(dest)
-    missing_lines = set(coverage.get("missing_lines") or [])
+    missing_lines = set(coverage.missing("missing_lines"))
     lines = record.code.splitlines()
     width = len(str(record.start_line + len(lines)))
     out = []

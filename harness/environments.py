@@ -1,8 +1,9 @@
-"""The factory point: which `Environment` runs a repo's harnesses.
+"""Which `Environment` runs a repo's harnesses, and the local fallback when a repo has no local build.
 
-`r2e build` (issue 6) writes experiments/EXP/build/<repo_id>/result.json with `status`, `image`,
-`python` (and `venv` for the local backend). Execution only needs an `Environment` instance, so
-wiring the docker backend is one function here (`_docker_environment`).
+The environment of record comes from the repo's `BuildResult` (`open_environment`). Harness code
+is generated, so a docker container runs without any network. `--backend local` on a repo without
+a usable local build runs in the checkout with a workspace venv that borrows this interpreter's
+packages (`checkout_with_fallback_venv`): quickstart works offline before anything was built.
 """
 
 from __future__ import annotations
@@ -13,59 +14,33 @@ import sys
 from pathlib import Path
 
 from installers.environment import Environment
+from installers.environment_of_record import open_environment
 from installers.local_env import LocalEnvironment
 from r2e.errors import R2EError
-from r2e.fsio import read_json
+from r2e.experiment import Experiment
 from r2e.workspace import RepoRecord, Workspace
 
 BACKENDS = ("docker", "local")
 
 
-def build_result(ws: Workspace, exp: str, repo_id: str) -> dict | None:
-    return read_json(ws.experiment_dir(exp) / "build" / repo_id / "result.json")
-
-
-def quickstart_backend(ws: Workspace, exp: str) -> str:
-    """The backend quickstart uses: docker when every repo has a built image, else local.
-
-    The single switch the lead flips once issue 6's docker build is part of quickstart.
-    """
-    repos = ws.repos_of(exp)
-    built = [build_result(ws, exp, r.id) or {} for r in repos]
-    if repos and all(b.get("status") == "success" and b.get("image") for b in built) and _docker_available():
-        return "docker"
-    return "local"
-
-
-def open_environment(ws: Workspace, exp: str, repo: RepoRecord, backend: str) -> Environment:
+def open_harness_environment(exp: Experiment, repo: RepoRecord, backend: str) -> Environment:
+    """A fresh environment for `repo`'s harnesses; the caller closes it."""
     if backend not in BACKENDS:
         raise R2EError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
-    result = build_result(ws, exp, repo.id) or {}
+    result = exp.build_result(repo.id)
     if backend == "docker":
-        return _docker_environment(result, repo)
-    venv = result.get("venv")
-    if venv and Path(venv, "bin", "python").exists():
-        return LocalEnvironment(repo.path, venv)
+        if result is None or result.backend != "docker" or not result.usable:
+            raise R2EError(f"repo '{repo.id}' has no built image (run `r2e build` first, or use --backend local)")
+        return open_environment(result, network=False, name_hint=f"harness-{repo.id}")
+    if result is not None and result.backend == "local" and result.usable and result.venv \
+            and Path(result.venv, "bin", "python").exists():
+        return open_environment(result, network=False)
+    return checkout_with_fallback_venv(exp.ws, repo)
+
+
+def checkout_with_fallback_venv(ws: Workspace, repo: RepoRecord) -> LocalEnvironment:
+    """The repo's checkout with the workspace fallback venv: for `--backend local` without a local build."""
     return LocalEnvironment(repo.path, ensure_fallback_venv(ws, repo.id))
-
-
-def _docker_environment(result: dict, repo: RepoRecord) -> Environment:
-    image = result.get("image")
-    if not image or result.get("status") not in (None, "success"):
-        raise R2EError(f"repo '{repo.id}' has no built image (run `r2e build` first, or use --backend local)")
-    try:
-        from installers.docker_env import DockerEnvironment  # issue 6
-    except ImportError:
-        raise R2EError("the docker backend is not available in this installation; use --backend local") from None
-    # generated tests run without network; the build's workdir and venv hold the repo
-    return DockerEnvironment(image, workdir=result.get("workdir") or "/testbed", network=False,
-                             name_hint=f"harness-{repo.id}")
-
-
-def _docker_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("installers.docker_env") is not None
 
 
 def ensure_fallback_venv(ws: Workspace, repo_id: str) -> Path:
@@ -85,3 +60,12 @@ def ensure_fallback_venv(ws: Workspace, repo_id: str) -> Path:
     if proc.returncode != 0 or not (venv / "bin" / "python").exists():
         raise R2EError(f"could not create a venv at {venv}: {(proc.stderr or proc.stdout).strip()[:300]}")
     return venv
+
+
+def quickstart_backend(exp: Experiment) -> str:
+    """The backend quickstart's harness stages use: docker when every repo has a usable image, else local."""
+    repos = exp.repos()
+    results = [exp.build_result(r.id) for r in repos]
+    if repos and all(b is not None and b.backend == "docker" and b.usable and b.image for b in results):
+        return "docker"
+    return "local"

@@ -1,4 +1,4 @@
-"""Run a function's harness in an Environment through the runner, and keep the result per function."""
+"""Run a function's harness in an Environment through the sandbox runner: one `HarnessResult`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import sandbox
 from installers.environment import Environment
-from harness.records import FunctionRecord
-
-RUNNER = Path(__file__).with_name("runner.py")
+from r2e.stage_records import FunctionRecord, HarnessResult
 
 # Status of one execution: valid | invalid (ran, judged not valid) | timeout | crashed (no result).
-RETRY_STATUSES = ("timeout", "crashed")
+RETRY_STATUSES = ("timeout", "crashed")  # no judgement: run again (genexec, execute)
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,10 @@ def sha256(text: str) -> str:
 
 
 def execute_harness(env: Environment, record: FunctionRecord, test_code: str, opts: ExecOptions,
-                    candidate_code: str | None = None) -> dict:
+                    candidate_code: str | None = None) -> HarnessResult:
     """Run `test_code` against the function inside `env`; never raises for a bad test.
 
-    Returns the runner's JSON plus `status`, `test_sha256` and `exec` (the outer command's facts).
+    The result is the runner's JSON plus `status`, `test_sha256` and `exec` (the outer command's facts).
     """
     remote = f"/tmp/r2e-harness-{uuid.uuid4().hex}"
     spec = {
@@ -82,7 +81,7 @@ def execute_harness(env: Environment, record: FunctionRecord, test_code: str, op
     with tempfile.TemporaryDirectory(prefix="r2e-exec-") as tmp:
         local = Path(tmp) / "in"
         local.mkdir()
-        (local / "runner.py").write_text(RUNNER.read_text())
+        (local / "runner.py").write_text(sandbox.script("runner.py"))
         (local / "test_harness.py").write_text(test_code)
         (local / "spec.json").write_text(json.dumps(spec))
         if candidate_code is not None:
@@ -105,16 +104,17 @@ def execute_harness(env: Environment, record: FunctionRecord, test_code: str, op
     exec_info = {"exit_code": res.exit_code, "timed_out": res.timed_out, "duration": round(res.duration, 3)}
     if result is None:
         status = "timeout" if res.timed_out else "crashed"
-        return {**base, "status": status, "valid": False, "exec": exec_info,
-                "reasons": [f"the runner produced no result ({copy_error})"], "output": res.output[-4000:],
-                "counts": None, "coverage": None}
+        return HarnessResult.from_dict({
+            **base, "status": status, "valid": False, "exec": exec_info, "counts": None, "coverage": None,
+            "reasons": [f"the runner produced no result ({copy_error})"], "output": res.output[-4000:]})
     if result.get("timed_out") and not result.get("valid"):
         status = "timeout"
     else:
         status = "valid" if result.get("valid") else "invalid"
-    return {**base, "status": status, **result, "exec": exec_info}
+    return HarnessResult.from_dict({**base, "status": status, **result, "exec": exec_info})
 
 
-def branch_coverage(result: dict | None) -> float | None:
-    cov = (result or {}).get("coverage") or {}
-    return cov.get("branch_coverage")
+def crashed_result(record: FunctionRecord, error: BaseException) -> HarnessResult:
+    """The result of a function whose harness never ran: its environment or the execution failed."""
+    return HarnessResult(function=record.id, status="crashed", valid=False,
+                         reasons=(f"{type(error).__name__}: {error}",))

@@ -8,30 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.environments import build_result
-from harness.genexec import GENEXEC_FILE
-from harness.records import FunctionRecord
-from r2e.errors import R2EError
-from r2e.fsio import atomic_write_jsonl, read_json
-from r2e.workspace import Workspace
+from r2e.experiment import Experiment
+from r2e.stage_records import Coverage, FunctionRecord
 
 SCHEMA_VERSION = 1
 
 
-def problem_rows(ws: Workspace, exp: str, records: list[FunctionRecord], min_cov: float = 0.0) -> list[dict]:
-    doc = read_json(ws.experiment_dir(exp) / GENEXEC_FILE)
-    if doc is None:
-        raise R2EError(f"no {GENEXEC_FILE} in experiment '{exp}' (run `r2e genexec -e {exp}` first)")
+def problem_rows(exp: Experiment, records: list[FunctionRecord], min_cov: float = 0.0) -> list[dict]:
+    doc = exp.genexec_doc(required=True)
     by_id = {r.id: r for r in records}
     rows = []
     for fid, entry in sorted(doc.get("functions", {}).items()):
         record = by_id.get(fid)
         if record is None or not entry.get("valid") or not entry.get("test"):
             continue
-        cov = entry.get("coverage") or {}
-        if float(cov.get("branch_coverage") or 0.0) < min_cov:
+        cov = Coverage.from_dict(entry.get("coverage")) or Coverage()
+        if float(cov.branch_coverage or 0.0) < min_cov:
             continue
-        build = build_result(ws, exp, record.repo) or {}
+        build = exp.build_result(record.repo)
         rows.append({
             "schema_version": SCHEMA_VERSION,
             "id": fid,
@@ -41,8 +35,8 @@ def problem_rows(ws: Workspace, exp: str, records: list[FunctionRecord], min_cov
             "name": record.name,
             "class_name": record.class_name or "",
             "kind": record.kind,
-            "image": build.get("image") or "",
-            "python": str(build.get("python") or ""),
+            "image": (build.image if build else None) or "",
+            "python": str((build.python if build else None) or ""),
             "signature": record.signature,
             "docstring": record.docstring,
             "context": record.context,
@@ -50,16 +44,17 @@ def problem_rows(ws: Workspace, exp: str, records: list[FunctionRecord], min_cov
             "start_line": int(record.start_line),
             "end_line": int(record.end_line),
             "harness": entry["test"],
-            "branch_coverage": float(cov.get("branch_coverage") or 0.0),
-            "line_coverage": float(cov.get("line_coverage") or 0.0),
-            "num_branches": int(cov.get("num_branches") or 0),
-            "covered_branches": int(cov.get("covered_branches") or 0),
-            "missing_branches": [[int(a), int(b)] for a, b in cov.get("missing_branches") or []],
+            "branch_coverage": float(cov.branch_coverage or 0.0),
+            "line_coverage": float(cov.line_coverage or 0.0),
+            "num_branches": int(cov.num_branches or 0),
+            "covered_branches": int(cov.covered_branches or 0),
+            "missing_branches": [[int(a), int(b)] for a, b in cov.missing("missing_branches")],
         })
     return rows
 
 
-def export_dataset(ws: Workspace, exp: str, records: list[FunctionRecord], out: Path, min_cov: float = 0.0) -> int:
-    rows = problem_rows(ws, exp, records, min_cov)
-    atomic_write_jsonl(out, rows)
-    return len(rows)
+def export_dataset(exp: Experiment, records: list[FunctionRecord], out: Path | None = None,
+                   min_cov: float = 0.0) -> tuple[int, Path]:
+    """Write the problems to `out` (default: the experiment's problems.jsonl); (count, path)."""
+    rows = problem_rows(exp, records, min_cov)
+    return len(rows), exp.write_problems(rows, out)

@@ -1,13 +1,18 @@
-"""Where harnesses come from: an LLM, or the deterministic offline generator shipped with r2e."""
+"""Where harnesses come from: an LLM, or the deterministic offline generator shipped with r2e.
+
+Every generator follows `HarnessGenerator`; carving (harness.carve.generator) adds one more.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
 from string import Template
+from typing import Protocol
 
 from harness.prompting import extract_code, feedback_message, initial_messages
-from harness.records import FunctionRecord
+from r2e.llm import LLMAuthError, LLMError
+from r2e.stage_records import FunctionRecord, HarnessResult
 
 
 @dataclass
@@ -25,7 +30,19 @@ class Attempt:
     """The previous round for one function: its test and its execution result."""
 
     test: str
-    result: dict
+    result: HarnessResult
+
+
+class HarnessGenerator(Protocol):
+    """Makes equivalence tests for one function; in later rounds it sees the previous attempt.
+
+    `generate` returns failures as data (`Generated.error`); only `LLMAuthError` escapes, since
+    no other function can succeed after it.
+    """
+
+    name: str  # recorded in genexec.json ("offline", "llm", "carve+offline", ...)
+
+    def generate(self, record: FunctionRecord, previous: Attempt | None, round_no: int) -> Generated: ...
 
 
 class OfflineGenerator:
@@ -63,8 +80,6 @@ class LLMGenerator:
         return messages
 
     def generate(self, record: FunctionRecord, previous: Attempt | None, round_no: int) -> Generated:
-        from r2e.llm import LLMAuthError, LLMError
-
         messages = self.messages(record, previous)
         temperature = self.temperature if self.n == 1 else max(self.temperature, 0.7)
         try:

@@ -7,7 +7,7 @@ from importlib import resources
 from string import Template
 
 from harness.annotate import annotate_uncovered
-from harness.records import FunctionRecord
+from r2e.stage_records import Coverage, FunctionRecord, HarnessResult
 
 ERROR_LIMIT = 3000
 _CODE_BLOCK = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -36,15 +36,14 @@ def initial_messages(record: FunctionRecord) -> list[dict]:
             {"role": "user", "content": user}]
 
 
-def feedback_message(record: FunctionRecord, result: dict) -> str:
+def feedback_message(record: FunctionRecord, result: HarnessResult) -> str:
     """What to tell the model about its last test: timeout, errors, or the uncovered branches."""
-    status = result.get("status")
-    if status == "timeout":
-        detail = "; ".join(result.get("reasons") or []) or "timed out"
+    if result.status == "timeout":
+        detail = "; ".join(result.reasons) or "timed out"
         return template("feedback_timeout").substitute(names(record), detail=detail)
-    if status == "valid":
-        cov = result.get("coverage") or {}
-        total, covered = cov.get("num_branches", 0), cov.get("covered_branches", 0)
+    if result.status == "valid":
+        cov = result.coverage or Coverage()
+        total, covered = cov.num_branches or 0, cov.covered_branches or 0
         return template("feedback_coverage").substitute(
             names(record), covered=covered, total=total,
             percent=round(100 * covered / total) if total else 100,
@@ -52,15 +51,15 @@ def feedback_message(record: FunctionRecord, result: dict) -> str:
     return template("feedback_invalid").substitute(names(record), errors=trimmed_errors(result))
 
 
-def trimmed_errors(result: dict) -> str:
-    parts = list(result.get("reasons") or [])
-    if result.get("load_error"):
-        parts.append(result["load_error"])
-    for test in result.get("tests") or []:
+def trimmed_errors(result: HarnessResult) -> str:
+    parts = list(result.reasons)
+    if result.load_error:
+        parts.append(result.load_error)
+    for test in result.tests:
         if test.get("outcome") not in ("passed", "skipped"):
             parts.append(f"{test['id']}: {test['outcome']}\n{test.get('message', '')}")
-    if not parts and result.get("output"):
-        parts.append(result["output"])
+    if not parts and result.output:
+        parts.append(result.output)
     text = "\n".join(parts)
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT // 3] + "\n...\n" + text[-2 * ERROR_LIMIT // 3:]
 

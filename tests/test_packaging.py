@@ -52,7 +52,7 @@ def test_wheel_carries_package_data_and_console_script(tmp_path):
     assert "r2e/examples/minilib/minilib/stats.py" in names
     assert "r2e/examples/minilib/tests/test_stats.py" in names
     assert "harness/prompts/generate.txt" in names and "harness/data/offline_harness.py.tmpl" in names
-    assert "harness/carve/data/carved_harness.py.tmpl" in names and "harness/carve/tracer.py" in names  # issue 8
+    assert "harness/carve/data/carved_harness.py.tmpl" in names and "harness/sandbox/tracer.py" in names
     for pkg in PACKAGES:
         assert f"{pkg}/__init__.py" in names
         # every module of the source tree ships (a folder without __init__.py silently would not)

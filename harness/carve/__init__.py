@@ -1,1 +1,3 @@
-"""Carving: equivalence harnesses replayed from calls recorded while the repo's own tests ran (issue 8)."""
+"""Carving: equivalence harnesses replayed from calls recorded while the repo's own tests ran.
+
+The scripts that run inside the environment (tracer, compare) live in harness.sandbox."""

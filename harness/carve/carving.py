@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from harness import sandbox
 from harness.carve.store import SampleStore
-from harness.records import FunctionRecord
+from harness.env_pool import EnvPool
 from installers.environment import Environment
-from r2e.workspace import Workspace, now_iso
-
-HERE = Path(__file__).parent
+from r2e.experiment import Experiment
+from r2e.stage_records import FunctionRecord
+from r2e.workspace import now_iso
 DEFAULT_PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist")
 
 
@@ -79,10 +80,10 @@ def carve_repo(env: Environment, records: list[FunctionRecord], opts: CarveOptio
     with tempfile.TemporaryDirectory(prefix="r2e-carve-") as tmp:
         local = Path(tmp) / "in"
         local.mkdir()
-        (local / "tracer.py").write_text((HERE / "tracer.py").read_text())
-        # a name no repo uses: the replay imports it after the repo's own modules
-        (local / "r2e_carve_compare.py").write_text((HERE / "compare.py").read_text())
-        (local / "r2e_carve_runner.py").write_text((HERE.parent / "runner.py").read_text())
+        (local / "tracer.py").write_text(sandbox.script("tracer.py"))
+        # names no repo uses: the replay imports them after the repo's own modules
+        (local / "r2e_carve_compare.py").write_text(sandbox.script("compare.py"))
+        (local / "r2e_carve_runner.py").write_text(sandbox.script("runner.py"))
         (local / "spec.json").write_text(json.dumps(spec))
         (local / "baseline.json").write_text(json.dumps({**spec, "wrap": False}))
         extra = pytest_pythonpath(env)
@@ -165,13 +166,12 @@ def _finish(report: dict, records: list[FunctionRecord], trace: dict, replay: di
     return report
 
 
-def carve_experiment(ws: Workspace, exp: str, records: list[FunctionRecord], backend: str, opts: CarveOptions,
+def carve_experiment(exp: Experiment, records: list[FunctionRecord], pool: EnvPool, opts: CarveOptions,
                      recarve: bool = False, echo: Callable[[str], None] = print) -> dict[str, dict]:
-    """Carve every repo of `records` whose store is missing or was made for other targets. -> reports."""
-    from harness.environments import open_environment
+    """Carve every repo of `records` whose store is missing or was made for other targets. -> reports.
 
-    store = SampleStore(ws, exp)
-    repos = {r.id: r for r in ws.repos_of(exp)}
+    The environments come from `pool`: the execution that follows carving reuses them."""
+    store = SampleStore(exp)
     by_repo: dict[str, list[FunctionRecord]] = {}
     for record in records:
         by_repo.setdefault(record.repo, []).append(record)
@@ -182,12 +182,8 @@ def carve_experiment(ws: Workspace, exp: str, records: list[FunctionRecord], bac
             reports[repo_id] = old
             echo(f"carve {repo_id}: reused ({old['summary']['with_samples']}/{len(group)} functions with samples)")
             continue
-        repo = repos.get(repo_id)
-        if repo is None:
-            reports[repo_id] = {"status": "no-repo", "error": f"repo '{repo_id}' is not in experiment '{exp}'"}
-            continue
         try:
-            env = open_environment(ws, exp, repo, backend)
+            env = pool.get(repo_id)
         except Exception as exc:  # noqa: BLE001 - reported per repo
             reports[repo_id] = {"status": "no-environment", "error": f"{type(exc).__name__}: {exc}"}
             echo(f"carve {repo_id}: no environment ({exc})")
@@ -195,7 +191,8 @@ def carve_experiment(ws: Workspace, exp: str, records: list[FunctionRecord], bac
         try:
             report, kept = carve_repo(env, group, opts)
         finally:
-            env.close()
+            if not pool.keep_open:
+                pool.release(repo_id)
         store.save(repo_id, report, kept)
         reports[repo_id] = report
         suite = report.get("suite") or {}

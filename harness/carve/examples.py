@@ -7,7 +7,7 @@ from string import Template
 
 from harness.carve.store import SampleStore
 from harness.generators import LLMGenerator
-from harness.records import FunctionRecord
+from r2e.stage_records import FunctionRecord
 
 MAX_EXAMPLES = 5
 EXAMPLE_LIMIT = 400

@@ -15,8 +15,8 @@ import re
 
 from harness.carve.store import SampleStore
 from harness.carve.writer import is_carved, merge, without_samples, write_harness
-from harness.generators import Attempt, Generated
-from harness.records import FunctionRecord
+from harness.generators import Attempt, Generated, HarnessGenerator
+from r2e.stage_records import FunctionRecord, HarnessResult
 
 _SAMPLE_TEST = re.compile(r"test_carved_\d+_([0-9a-f]{8})")
 
@@ -24,7 +24,7 @@ _SAMPLE_TEST = re.compile(r"test_carved_\d+_([0-9a-f]{8})")
 class CarveGenerator:
     name = "carve"
 
-    def __init__(self, store: SampleStore, fallback=None, min_cov: float = 0.8):
+    def __init__(self, store: SampleStore, fallback: HarnessGenerator | None = None, min_cov: float = 0.8):
         self.store, self.fallback, self.min_cov = store, fallback, min_cov
         if fallback is not None:
             self.name = f"carve+{fallback.name}"
@@ -56,7 +56,7 @@ class CarveGenerator:
             return Generated([], error=self.why_not(record))
         if previous is None or not is_carved(previous.test):
             return Generated([carved])
-        result = previous.result or {}
+        result = previous.result
         failing = failed_samples(result)
         if failing:  # drop the samples that failed, keep the rest
             trimmed = without_samples(previous.test, failing)
@@ -67,19 +67,18 @@ class CarveGenerator:
             return Generated([], error="every carved sample failed in the harness")
         if self.fallback is None:
             return Generated([], error="no more carved samples than the previous round's")
-        covered = result.get("valid") and ((result.get("coverage") or {}).get("branch_coverage") or 0) >= self.min_cov
-        if covered:
+        if result.valid and result.branch_coverage >= self.min_cov:
             return Generated([], error="already covered")
         base = carved_part(previous.test)
-        generated = self.fallback.generate(record, previous if result.get("valid") else None, round_no)
+        generated = self.fallback.generate(record, previous if result.valid else None, round_no)
         generated.tests = [merge(t, base) for t in generated.tests]
         return generated
 
 
-def failed_samples(result: dict) -> set[str]:
+def failed_samples(result: HarnessResult) -> set[str]:
     """The 8-hex sha prefixes of the carved samples whose tests did not pass."""
     prefixes = set()
-    for test in result.get("tests") or []:
+    for test in result.tests:
         if test.get("outcome") not in ("passed", "skipped"):
             m = _SAMPLE_TEST.search(test.get("id", ""))
             if m:

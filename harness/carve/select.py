@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from harness.carve.carving import CarveOptions, carve_experiment
+from harness.carve.examples import ExampleLLMGenerator
 from harness.carve.generator import CarveGenerator
 from harness.carve.store import SampleStore
-from harness.records import FunctionRecord
-from r2e.workspace import Workspace
+from harness.env_pool import EnvPool
+from harness.generators import HarnessGenerator, LLMGenerator
+from r2e.experiment import Experiment
+from r2e.stage_records import FunctionRecord
 
 
 @dataclass
 class CarveContext:
-    exp: str
+    exp: Experiment
     records: list[FunctionRecord]
-    backend: str
+    pool: EnvPool  # the run's environments: carving and then execution share them
     min_cov: float = 0.8
     recarve: bool = False
     examples: bool = False  # --carved-examples
@@ -30,17 +33,16 @@ class CarveContext:
     echo: Callable[[str], None] = print
 
 
-def carving_generator(ws: Workspace, ctx: CarveContext, fallback=None, fallback_only: bool = False):
-    reports = carve_experiment(ws, ctx.exp, ctx.records, ctx.backend, ctx.options, recarve=ctx.recarve, echo=ctx.echo)
-    store = SampleStore(ws, ctx.exp)
+def carving_generator(ctx: CarveContext, fallback: HarnessGenerator | None = None,
+                      fallback_only: bool = False) -> HarnessGenerator:
+    """Carve the repos (or reuse their carving), then the generator that uses the samples."""
+    reports = carve_experiment(ctx.exp, ctx.records, ctx.pool, ctx.options, recarve=ctx.recarve, echo=ctx.echo)
+    store = SampleStore(ctx.exp)
     with_samples = sum(1 for r in ctx.records if store.has_samples(r))
     failed = [repo for repo, rep in reports.items() if rep.get("status") != "ok"]
     ctx.echo(f"carve: {with_samples}/{len(ctx.records)} functions have carved samples"
              + (f"; carving failed for {', '.join(failed)}" if failed else ""))
     if ctx.examples:
-        from harness.carve.examples import ExampleLLMGenerator
-        from harness.generators import LLMGenerator
-
         if isinstance(fallback, LLMGenerator):
             fallback = ExampleLLMGenerator(fallback, store)
         else:

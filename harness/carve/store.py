@@ -1,20 +1,19 @@
-"""The sample store: experiments/EXP/carve/<repo_id>/report.json and samples/<function-folder>.json."""
+"""The sample store: the experiment's carve/<repo_id>/report.json and samples/<function-folder>.json."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.folders import function_folder
-from harness.records import FunctionRecord
+from r2e.experiment import Experiment, function_folder
 from r2e.fsio import atomic_write_json, read_json
-from r2e.workspace import Workspace
+from r2e.stage_records import FunctionRecord
 
 REPORT = "report.json"
 
 
 class SampleStore:
-    def __init__(self, ws: Workspace, exp: str):
-        self.root = ws.experiment_dir(exp) / "carve"
+    def __init__(self, exp: Experiment):
+        self.root = exp.carve_dir
 
     def repo_dir(self, repo_id: str) -> Path:
         return self.root / repo_id

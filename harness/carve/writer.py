@@ -6,14 +6,15 @@ import re
 from importlib import resources
 from string import Template
 
-from harness.records import FunctionRecord
+from harness import sandbox
+from r2e.stage_records import FunctionRecord
 
 MARKER = "# r2e-carved-harness"
 MAX_HARNESS_BYTES = 1_500_000  # samples beyond this are left out of the harness
 
 
 def compare_source() -> str:
-    text = (resources.files("harness.carve") / "compare.py").read_text()
+    text = sandbox.script("compare.py")
     return _strip_docstring(text).strip("\n")
 
 

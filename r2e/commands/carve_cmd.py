@@ -1,4 +1,4 @@
-"""`r2e carve -e EXP`: record calls to the extracted functions while each repo's own tests run (issue 8)."""
+"""`r2e carve -e EXP`: record calls to the extracted functions while each repo's own tests run."""
 
 from __future__ import annotations
 
@@ -24,14 +24,15 @@ from r2e.workspace import Workspace
 def carve(ws: Workspace, exp, repos, backend, max_samples, max_bytes, suite_timeout, pytest_args, recarve):
     """Run each repo's pytest suite once with the extracted functions wrapped; keep the calls that replay."""
     from harness.carve.carving import CarveOptions, carve_experiment
+    from harness.env_pool import harness_pool
     from r2e.commands.harness_cmds import _records
 
-    records = _records(ws, exp, repos, ())
+    experiment, records = _records(ws, exp, repos, ())
     opts = CarveOptions(max_samples=max_samples, max_bytes=max_bytes, suite_timeout=suite_timeout,
                         extra_pytest_args=tuple(pytest_args))
-    reports = carve_experiment(ws, exp, records, backend, opts, recarve=recarve, echo=click.echo)
+    with harness_pool(experiment, backend) as pool:
+        reports = carve_experiment(experiment, records, pool, opts, recarve=recarve, echo=click.echo)
     with_samples = sum((r.get("summary") or {}).get("with_samples", 0) for r in reports.values())
-    click.echo(f"carve: {with_samples}/{len(records)} functions have samples; reports in "
-               f"{ws.experiment_dir(exp) / 'carve'}")
+    click.echo(f"carve: {with_samples}/{len(records)} functions have samples; reports in {experiment.carve_dir}")
     if any(r.get("status") != "ok" for r in reports.values()):
         raise click.exceptions.Exit(1)

@@ -1,4 +1,4 @@
-"""`r2e execute`, `r2e generate`, `r2e genexec`, `r2e export`: equivalence harnesses (issue 7)."""
+"""`r2e execute`, `r2e generate`, `r2e genexec`, `r2e export`: equivalence harnesses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from r2e.errors import R2EError, R2EUsageError
+from r2e.experiment import Experiment
 from r2e.workspace import Workspace
 
 
@@ -57,15 +58,14 @@ def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n:
     from harness.generators import LLMGenerator, OfflineGenerator
     from r2e.llm import LLMClient, LLMConfig
 
-    # --- issue 8: carving (carve = samples only; auto = samples, then the LLM or offline for the rest)
+    # carve = carved samples only; auto = carved samples, then the LLM (or offline) for the rest
     if kind == "carve" and carve is None:
         raise R2EUsageError("--generator carve needs the repo's environment: use `r2e genexec` (or `r2e carve`)")
     if carve is not None and (kind in ("carve", "auto") or (kind == "llm" and carve.examples)):
         from harness.carve.select import carving_generator
 
         fallback = None if kind == "carve" else make_generator(ws, kind, model, base_url, no_cache, n, temperature)
-        return carving_generator(ws, carve, fallback, fallback_only=kind == "llm")
-    # --- end issue 8
+        return carving_generator(carve, fallback, fallback_only=kind == "llm")
     config = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache,
                                             cache_dir=ws.cache_dir("llm"))
     if kind == "offline" or (kind == "auto" and config is None):
@@ -76,14 +76,14 @@ def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n:
     return LLMGenerator(LLMClient(config), n=n, temperature=temperature)
 
 
-def _records(ws: Workspace, exp: str, repos, ids):
-    from harness.records import load_functions
-
-    ws.repos_of(exp, list(repos) or None)  # validates the experiment and repo ids
-    records = load_functions(ws, exp, repos=list(repos) or None, ids=list(ids) or None)
+def _records(ws: Workspace, exp_name: str, repos, ids):
+    """The experiment and its extracted Python functions (only some repos or ids when given)."""
+    exp = Experiment(ws, exp_name)
+    exp.repos(list(repos) or None)  # validates the experiment and repo ids
+    records = exp.functions(lang="python", repos=list(repos) or None, ids=list(ids) or None)
     if not records:
-        raise R2EError(f"experiment '{exp}' has no extracted Python functions to work on")
-    return records
+        raise R2EError(f"experiment '{exp_name}' has no extracted Python functions to work on")
+    return exp, records
 
 
 @click.command()
@@ -93,18 +93,19 @@ def _records(ws: Workspace, exp: str, repos, ids):
 @click.pass_obj
 def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, timeout_per_test, overwrite):
     """Run each function's current test (tests/<function>/test.py) and record validity and coverage."""
-    from harness.batch import execute_experiment
+    from harness.execute_all import execute_experiment
 
-    records = _records(ws, exp, repos, ids)
+    experiment, records = _records(ws, exp, repos, ids)
     opts = exec_options(timeout_per_task, timeout_per_test)
 
     def report(outcome):
-        cov = ((outcome.result or {}).get("coverage") or {}).get("branch_coverage")
+        result = outcome.result
+        cov = result.coverage.branch_coverage if result and result.coverage else None
         cov_text = f" branch coverage {cov:.0%}" if isinstance(cov, (int, float)) else ""
-        reasons = (outcome.result or {}).get("reasons") or []
+        reasons = result.reasons if result else ()
         click.echo(f"{outcome.status:8} {outcome.function}{cov_text}" + (f"  ({reasons[0]})" if reasons and outcome.status != "valid" else ""))
 
-    outcomes = execute_experiment(ws, exp, records, backend, jobs, opts, overwrite=overwrite, report=report)
+    outcomes = execute_experiment(experiment, records, backend, jobs, opts, overwrite=overwrite, report=report)
     tally: dict[str, int] = {}
     for o in outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
@@ -122,14 +123,13 @@ def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, tim
 def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cache, n, temperature, save_chat,
              jobs, overwrite):
     """Generate an equivalence test per function (tests/<function>/test.py), with token usage."""
-    from harness.batch import TEST_FILE
-    from harness.folders import function_dir
     from r2e.fsio import atomic_write_json, atomic_write_text
+    from r2e.llm import LLMAuthError
     from r2e.pool import run_pool
 
-    records = _records(ws, exp, repos, ids)
+    experiment, records = _records(ws, exp, repos, ids)
     gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature)
-    todo = [r for r in records if overwrite or not (function_dir(ws, exp, r.id) / TEST_FILE).exists()]
+    todo = [r for r in records if overwrite or not experiment.harness_test_path(r.id).exists()]
     totals = {"prompt": 0, "completion": 0, "failed": 0, "written": 0}
     auth = []
 
@@ -137,14 +137,14 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cach
         return gen.generate(record, None, 1)
 
     def done(record, generated, error):
-        folder = function_dir(ws, exp, record.id)
+        folder = experiment.function_dir(record.id)
         if error is not None or not generated.tests:
-            if type(error).__name__ == "LLMAuthError":
+            if isinstance(error, LLMAuthError):
                 auth.append(error)
             totals["failed"] += 1
             click.echo(f"failed   {record.id}: {error or generated.error}")
             return
-        atomic_write_text(folder / TEST_FILE, generated.tests[0])
+        atomic_write_text(experiment.harness_test_path(record.id), generated.tests[0])
         for i, extra in enumerate(generated.tests[1:], start=1):
             atomic_write_text(folder / f"test_sample{i}.py", extra)
         usage = {"generator": gen.name, "samples": len(generated.tests), "prompt_tokens": generated.prompt_tokens,
@@ -184,20 +184,23 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
             temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
     from harness.carve.select import CarveContext
-    from harness.genexec import GENEXEC_FILE, LoopOptions, run_genexec
+    from harness.genexec import LoopOptions, check_resumable, genexec_pool, run_genexec
 
-    records = _records(ws, exp, repos, ids)
-    carve = CarveContext(exp, records, backend, min_cov=min_cov, recarve=recarve, examples=carved_examples,
-                         echo=click.echo)
-    gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature, carve=carve)
+    experiment, records = _records(ws, exp, repos, ids)
+    if resume:
+        check_resumable(experiment)
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
                        resume=resume, exec=exec_options(timeout_per_task, timeout_per_test))
-    click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}")
-    doc = run_genexec(ws, exp, records, gen, opts, echo=click.echo)
+    with genexec_pool(experiment, records, backend) as pool:  # carving and execution share the environments
+        carve = CarveContext(experiment, records, pool, min_cov=min_cov, recarve=recarve, examples=carved_examples,
+                             echo=click.echo)
+        gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature, carve=carve)
+        click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}")
+        doc = run_genexec(experiment, records, gen, opts, echo=click.echo, pool=pool)
     s = doc["summary"]
     click.echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} done (branch coverage >= {min_cov}) "
                f"after {s['rounds']} round(s) [{doc['stop_reason']}]; tokens {s['prompt_tokens']}+"
-               f"{s['completion_tokens']}; see {ws.experiment_dir(exp) / GENEXEC_FILE}")
+               f"{s['completion_tokens']}; see {experiment.genexec_path}")
     failed = [(fid, f) for fid, f in doc["functions"].items() if f["status"] in ("crashed", "generation-failed")]
     if failed:
         fid, f = failed[0]
@@ -215,8 +218,8 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
 def export(ws: Workspace, exp, output, min_cov):
     """Write the dataset: one problem per valid function, JSONL loadable by HF datasets."""
     from harness.export import export_dataset
-    from harness.records import load_functions
 
-    ws.load_manifest(exp)
-    count = export_dataset(ws, exp, load_functions(ws, exp), Path(output), min_cov)
+    experiment = Experiment(ws, exp)
+    experiment.manifest()  # one line when the experiment does not exist
+    count, _ = export_dataset(experiment, experiment.functions(lang="python"), Path(output), min_cov)
     click.echo(f"export: {count} problems written to {output}")

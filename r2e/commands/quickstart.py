@@ -67,13 +67,13 @@ def stage_build(ws: Workspace, exp: str) -> bool:
 
 
 def stage_genexec(ws: Workspace, exp: str) -> bool:
-    from harness.stage import stage_genexec as run
+    from harness.quickstart_stages import stage_genexec as run
 
     return run(ws, exp)
 
 
 def stage_export(ws: Workspace, exp: str) -> bool:
-    from harness.stage import stage_export as run
+    from harness.quickstart_stages import stage_export as run
 
     return run(ws, exp)
 

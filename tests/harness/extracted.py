@@ -1,43 +1,45 @@
-"""Write extracted.jsonl records (issue 4's fields) for fixture repos, using `ast` as the test's own oracle."""
+"""extracted.jsonl for fixture repos, made by the real extraction (`r2e extract`), so every harness
+test goes through the extract -> harness seam: the records the harness reads are the ones extraction
+writes. Only the `dunder` filter stays on (the fixtures' small functions would fail the others)."""
 
 from __future__ import annotations
 
-import ast
-import json
 from pathlib import Path
+from typing import Callable
+
+from click.testing import CliRunner
+
+from r2e.analysis.filters import FILTERS
+from r2e.cli import cli
+from r2e.experiment import Experiment
+from r2e.stage_records import FunctionRecord
+from r2e.workspace import Workspace
+
+FILTERS_OFF = [f"--disable-{name.replace('_', '-')}" for name in FILTERS if name != "dunder"]
 
 
-def records_for(repo_id: str, repo_path: Path, rel: str) -> list[dict]:
-    source = (repo_path / rel).read_text()
-    lines = source.splitlines()
-    tree = ast.parse(source)
-    out = []
-
-    def add(node, class_name=None):
-        qual = f"{class_name}.{node.name}" if class_name else node.name
-        out.append({
-            "id": f"{repo_id}/{rel}::{qual}", "repo": repo_id, "path": rel, "lang": "python",
-            "kind": "method" if class_name else "function", "name": node.name, "class_name": class_name,
-            "start_line": node.lineno, "end_line": node.end_lineno,
-            "code": "\n".join(lines[node.lineno - 1: node.end_lineno]) + "\n",
-            "docstring": ast.get_docstring(node) or "", "signature": lines[node.lineno - 1].strip(),
-            "callees": [], "context": source, "context_tokens": 0, "file_tokens": 0,
-        })
-
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            add(node)
-        elif isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("__"):
-                    add(item, node.name)
-    return out
+def _r2e(home: Path, *args: str) -> None:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
 
 
-def write_extracted(home: Path, exp: str, repo_id: str, repo_path: Path, rels: list[str],
-                    keep=lambda r: True) -> list[dict]:
-    records = [r for rel in rels for r in records_for(repo_id, repo_path, rel) if keep(r)]
-    path = home / "experiments" / exp / "extracted.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+def extract(home: Path, exp: str, paths: list[str], keep: Callable[[FunctionRecord], bool] = lambda r: True
+            ) -> list[FunctionRecord]:
+    """Run `r2e extract` on the (set up) experiment; keep the functions of `paths` that `keep` accepts."""
+    _r2e(home, "extract", "-e", exp, "--overwrite", *FILTERS_OFF)
+    experiment = Experiment(Workspace(home), exp)
+    records = [r for r in experiment.functions() if r.path in paths and keep(r)]
+    assert records, f"extraction found none of the wanted functions in {paths}"
+    experiment.write_functions(records)
     return records
+
+
+def setup_and_extract(home: Path, exp: str, checkout: Path, paths: list[str],
+                      keep: Callable[[FunctionRecord], bool] = lambda r: True) -> list[FunctionRecord]:
+    """`r2e setup -l checkout` then `extract`: the records of a fixture repo, as the pipeline makes them."""
+    _r2e(home, "setup", "-e", exp, "-l", str(checkout))
+    return extract(home, exp, paths, keep)
+
+
+def by_qualname(records: list[FunctionRecord]) -> dict[str, FunctionRecord]:
+    return {r.qualname: r for r in records}

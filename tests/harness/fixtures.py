@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-RUNNER = Path(__file__).resolve().parents[2] / "harness" / "runner.py"
+RUNNER = Path(__file__).resolve().parents[2] / "harness" / "sandbox" / "runner.py"
 
 MOD = '''\
 """Fixture functions."""
@@ -90,8 +90,11 @@ def make_fixture_repo(root: Path) -> Path:
     lines = MOD.splitlines()
     for qual, (start, end) in SPANS.items():  # the fixture's spans must stay true
         name = qual.split(".")[-1]
+        indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
         assert lines[start - 1].lstrip().startswith(f"def {name}("), (qual, lines[start - 1])
-        assert lines[end - 1].strip() and (end == len(lines) or not lines[end].startswith("    ") or True)
+        # the span ends on the body's last line: the next line (if any) is blank or less indented
+        assert lines[end - 1].startswith(indent + " ") and lines[end - 1].strip(), (qual, lines[end - 1])
+        assert end == len(lines) or not lines[end].startswith(indent + " "), (qual, lines[end])
     return root
 
 

@@ -13,10 +13,9 @@ import pytest
 from harness.carve.carving import CarveOptions, carve_repo
 from harness.carve.writer import merge, without_samples, write_harness
 from harness.execute import ExecOptions, execute_harness
-from harness.records import FunctionRecord
 from installers.local_env import LocalEnvironment
 from tests.harness.carve_fixture import make_carve_repo
-from tests.harness.extracted import records_for
+from tests.harness.extracted import by_qualname, setup_and_extract
 
 EXEC = ExecOptions(per_test_timeout=10, run_timeout=60)
 
@@ -34,8 +33,7 @@ def carved(tmp_path_factory):
     root = tmp_path_factory.mktemp("carve")
     repo = make_carve_repo(root / "repo")
     env = LocalEnvironment(repo, make_venv(root / "venv"))
-    records = {(r["class_name"] + "." if r["class_name"] else "") + r["name"]: FunctionRecord.from_dict(r)
-               for r in records_for("fx", repo, "pkg/mod.py")}
+    records = by_qualname(setup_and_extract(root / "home", "fx", repo, ["pkg/mod.py"]))
     report, kept = carve_repo(env, list(records.values()), CarveOptions(max_samples=10, baseline=True))
     return env, records, report, kept
 
@@ -88,11 +86,11 @@ def test_carved_harness_is_valid_and_covers(carved, qual):
     env, records, report, kept = carved
     record = records[qual]
     result = execute_harness(env, record, write_harness(record, kept[record.id]), EXEC)
-    assert result["status"] == "valid", result.get("reasons") or result.get("load_error") or result["tests"]
-    assert result["counts"]["run"] == len(kept[record.id])
-    assert result["coverage"]["branch_coverage"] >= (0.8 if qual != "append_all" else 0.5)
+    assert result.status == "valid", result.reasons or result.load_error or result.tests
+    assert result.counts["run"] == len(kept[record.id])
+    assert result.branch_coverage >= (0.8 if qual != "append_all" else 0.5)
     if qual == "apply":  # the lambda, carved by value, is rebuilt in the harness and called on both sides
-        assert any("lambda" in c["args"] for c in result["captures"]), result["captures"]
+        assert any("lambda" in c["args"] for c in result.captures), result.captures
 
 
 CANDIDATES = {
@@ -114,8 +112,8 @@ def test_carved_harness_rejects_a_changed_implementation(carved, qual):
     record = records[qual]
     harness = write_harness(record, kept[record.id])
     result = execute_harness(env, record, harness, EXEC, candidate_code=CANDIDATES[qual])
-    assert result["mode"] == "candidate"
-    assert result["counts"]["run"] > 0 and result["counts"]["failed"] >= 1, result["tests"]
+    assert result.mode == "candidate"
+    assert result.counts["run"] > 0 and result.counts["failed"] >= 1, result.tests
 
 
 def test_failing_samples_can_be_removed_and_merged_harness_runs_both(carved):
@@ -129,6 +127,6 @@ def test_failing_samples_can_be_removed_and_merged_harness_runs_both(carved):
                  "def shape(v):\n    return v\n\nclass TestEquivalence(unittest.TestCase):\n"
                  "    def test_big(self):\n        self.assertEqual(shape(classify(10**9)), reference_classify(10**9))\n")
     result = execute_harness(env, record, merge(generated, trimmed), EXEC)
-    assert result["status"] == "valid", result["tests"]
-    ids = [t["id"] for t in result["tests"]]
+    assert result.status == "valid", result.tests
+    ids = [t["id"] for t in result.tests]
     assert any("TestEquivalence" in i for i in ids) and sum("test_carved" in i for i in ids) == len(kept[record.id]) - 1

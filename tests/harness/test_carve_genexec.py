@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.harness.carve_fixture import make_carve_repo
-from tests.harness.extracted import write_extracted
+from tests.harness.extracted import by_qualname, extract, setup_and_extract
 
 
 @pytest.fixture
-def carve_exp(tmp_path, r2e_home, cli, monkeypatch):
+def carve_exp(tmp_path, r2e_home, monkeypatch):
+    """Experiment 'x': the carving fixture repo, set up and extracted for real -> (repo id, {qualname: record})."""
     monkeypatch.delenv("R2E_MODEL", raising=False)
     src = make_carve_repo(tmp_path / "src" / "carvepkg")
-    result = cli("setup", "-e", "x", "-l", str(src))
-    assert result.exit_code == 0, result.output
-    manifest = json.loads((r2e_home / "experiments" / "x" / "manifest.json").read_text())
-    repo = manifest["repos"][0]
-    records = write_extracted(r2e_home, "x", repo["id"], Path(repo["path"]), ["pkg/mod.py"])
-    return repo["id"], {(r["class_name"] + "." if r["class_name"] else "") + r["name"]: r for r in records}
+    records = setup_and_extract(r2e_home, "x", src, ["pkg/mod.py"])
+    return records[0].repo, by_qualname(records)
 
 
 def functions(home):
@@ -45,7 +41,7 @@ def test_genexec_carve_only(r2e_home, cli, carve_exp):
     assert "nondeterministic" in fns["noisy"]["history"][0]["reasons"][0]
     assert "never-called" in fns["never_called"]["history"][0]["reasons"][0]
     report = json.loads(next((r2e_home / "experiments" / "x" / "carve").glob("*/report.json")).read_text())
-    assert report["summary"]["with_samples"] == 9 and report["functions"][carve_exp[1]["noisy"]["id"]]["status"] == "nondeterministic"
+    assert report["summary"]["with_samples"] == 9 and report["functions"][carve_exp[1]["noisy"].id]["status"] == "nondeterministic"
 
 
 def test_genexec_auto_carves_then_falls_back_offline_and_reuses_the_carving(r2e_home, cli, carve_exp):
@@ -75,16 +71,14 @@ def test_carve_command_bad_experiment(cli, r2e_home):
 
 
 def test_quickstart_stage_carves_minilib(r2e_home, monkeypatch):
-    from harness.stage import stage_genexec
+    from harness.quickstart_stages import stage_genexec
     from r2e.commands.quickstart import stage_setup
     from r2e.workspace import Workspace
 
     monkeypatch.delenv("R2E_MODEL", raising=False)
     ws = Workspace(r2e_home)
     assert stage_setup(ws, "qs")
-    repo = ws.repos_of("qs")[0]
-    write_extracted(r2e_home, "qs", repo.id, Path(repo.path), ["minilib/stats.py", "minilib/textutil.py",
-                                                               "minilib/shapes.py"])
+    extract(r2e_home, "qs", ["minilib/stats.py", "minilib/textutil.py", "minilib/shapes.py"])
     lines: list[str] = []
     assert stage_genexec(ws, "qs", echo=lines.append)
     assert any("carve: 11/11 functions have carved samples" in line for line in lines), lines

@@ -75,7 +75,7 @@ def test_auto_with_llm_carves_first_and_merges_llm_tests(r2e_home, cli, carve_ex
 def test_carved_examples_reach_the_prompt(r2e_home, cli, carve_exp, llm_server):  # noqa: F811
     llm_server.default = reply
     result = cli("genexec", "-e", "x", *LLM, "--base-url", llm_server.base_url, "-k", "1", "--generator", "llm",
-                 "--carved-examples", "--id", carve_exp[1]["grade"]["id"], "--id", carve_exp[1]["never_called"]["id"])
+                 "--carved-examples", "--id", carve_exp[1]["grade"].id, "--id", carve_exp[1]["never_called"].id)
     assert result.exit_code == 0, result.output
     doc, fns = functions(r2e_home)
     assert doc["generator"] == "llm" and fns["grade"]["valid"]
@@ -91,6 +91,6 @@ def test_carved_examples_reach_the_prompt(r2e_home, cli, carve_exp, llm_server):
 
 def test_carved_examples_without_llm_say_so(r2e_home, cli, carve_exp):  # noqa: F811
     result = cli("genexec", "-e", "x", "--backend", "local", "-k", "1", "--carved-examples",
-                 "--id", carve_exp[1]["classify"]["id"])
+                 "--id", carve_exp[1]["classify"].id)
     assert result.exit_code == 0, result.output
     assert "--carved-examples has no effect without an LLM" in result.output

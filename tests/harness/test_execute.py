@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import harness.batch
+import harness.env_pool
 from harness.annotate import annotate_uncovered
-from harness.folders import function_folder
-from harness.records import FunctionRecord
+from r2e.experiment import function_folder
+from r2e.stage_records import Coverage, FunctionRecord
 from tests.harness.fixtures import MOD, run_runner, make_fixture_repo
 from tests.harness.test_runner import CLASSIFY_TEST
 
@@ -22,20 +22,21 @@ class T(unittest.TestCase):
 
 
 def write_test(home, exp, record, code):
-    folder = home / "experiments" / exp / "tests" / function_folder(record["id"])
+    folder = home / "experiments" / exp / "tests" / function_folder(record.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "test.py").write_text(code)
     return folder
 
 
 def test_execute_per_function_folders_one_env_per_repo_and_resume(r2e_home, cli, fixture_exp, monkeypatch):
-    repo_id, recs = fixture_exp(keep=lambda r: r["name"] in ("classify", "total", "slow", "noisy"))
+    repo_id, recs = fixture_exp(keep=lambda r: r.name in ("classify", "total", "slow", "noisy"))
     good = write_test(r2e_home, "x", recs["classify"], CLASSIFY_TEST.format(inputs="[5, -3]"))
     bad = write_test(r2e_home, "x", recs["total"], "from pkg.mod import total\n\ndef test_wrong():\n    assert total([1]) == 2\n")
     hang = write_test(r2e_home, "x", recs["slow"], HANGING_TEST)
     opened = []
-    real_open = harness.batch.open_environment
-    monkeypatch.setattr(harness.batch, "open_environment", lambda *a: opened.append(a[2].id) or real_open(*a))
+    real_open = harness.env_pool.open_harness_environment
+    monkeypatch.setattr(harness.env_pool, "open_harness_environment",
+                        lambda *a: opened.append(a[1].id) or real_open(*a))
 
     result = cli("execute", "-e", "x", "--backend", "local", "-j", "2", "--timeout-per-test", "1")
     assert result.exit_code == 0, result.output  # invalid tests are results, not crashes
@@ -61,10 +62,8 @@ def test_execute_per_function_folders_one_env_per_repo_and_resume(r2e_home, cli,
 
 
 def test_execute_reports_an_environment_failure_per_function(r2e_home, cli, fixture_exp):
-    fixture_exp(keep=lambda r: r["name"] == "classify")
-    recs_path = r2e_home / "experiments" / "x" / "extracted.jsonl"
-    record = json.loads(recs_path.read_text().splitlines()[0])
-    write_test(r2e_home, "x", record, CLASSIFY_TEST.format(inputs="[1]"))
+    _, recs = fixture_exp(keep=lambda r: r.name == "classify")
+    write_test(r2e_home, "x", recs["classify"], CLASSIFY_TEST.format(inputs="[1]"))
     result = cli("execute", "-e", "x")  # docker backend without a built image
     assert result.exit_code == 1
     assert "crashed" in result.output and "r2e build" in result.output
@@ -82,7 +81,7 @@ def test_annotation_marks_the_right_lines(tmp_path):
     lines = MOD.splitlines()
     record = FunctionRecord(id="r/pkg/mod.py::classify", repo="r", path="pkg/mod.py", name="classify",
                             class_name=None, start_line=9, end_line=15, code="\n".join(lines[8:15]) + "\n")
-    text = annotate_uncovered(record, result["coverage"])
+    text = annotate_uncovered(record, Coverage.from_dict(result["coverage"]))
     by_line = {int(row.split("|")[0]): row for row in text.splitlines()}
     assert set(by_line) == set(range(9, 16))
     for n, row in by_line.items():  # each number is the file's own line
@@ -94,7 +93,7 @@ def test_annotation_marks_the_right_lines(tmp_path):
 
 
 def test_generate_offline_then_execute_as_real_processes(r2e_home, fixture_exp, run_r2e):
-    fixture_exp(keep=lambda r: r["name"] in ("classify", "add"))
+    fixture_exp(keep=lambda r: r.name in ("classify", "add"))
     gen = run_r2e("generate", "-e", "x", "--generator", "offline")
     assert gen.returncode == 0, gen.stderr
     assert "2 written" in gen.stdout
@@ -121,39 +120,31 @@ def test_execution_brings_coverage_into_a_venv_without_it(tmp_path):
     record = FunctionRecord(id="r/pkg/mod.py::classify", repo="r", path="pkg/mod.py", name="classify",
                             class_name=None, start_line=9, end_line=15, code="\n".join(lines[8:15]) + "\n")
     result = execute_harness(env, record, CLASSIFY_TEST.format(inputs="[5, -3]"), ExecOptions(run_timeout=60))
-    assert result["status"] == "valid", result
-    assert result["coverage"]["source"] == "coverage-functions" and result["coverage"]["covered_branches"] == 3
+    assert result.status == "valid", result
+    assert result.coverage.source == "coverage-functions" and result.coverage.covered_branches == 3
 
 
 def test_several_repos_in_parallel_each_env_opened_once_and_closed(r2e_home, cli, tmp_path, monkeypatch):
-    from pathlib import Path
-
     from harness.generators import OfflineGenerator
-    from harness.records import FunctionRecord
-    from tests.harness.extracted import records_for
+    from tests.harness.extracted import extract
 
-    all_records = []
     for name in ("alpha", "beta", "gamma"):
         src = make_fixture_repo(tmp_path / "srcs" / name)
         assert cli("setup", "-e", "x", "-l", str(src)).exit_code == 0
+    for record in extract(r2e_home, "x", ["pkg/mod.py"], keep=lambda r: r.name in ("classify", "total")):
+        write_test(r2e_home, "x", record, OfflineGenerator().generate(record, None, 1).tests[0])
     manifest = json.loads((r2e_home / "experiments" / "x" / "manifest.json").read_text())
-    for repo in manifest["repos"]:
-        recs = [r for r in records_for(repo["id"], Path(repo["path"]), "pkg/mod.py") if r["name"] in ("classify", "total")]
-        all_records += recs
-        for r in recs:
-            write_test(r2e_home, "x", r, OfflineGenerator().generate(FunctionRecord.from_dict(r), None, 1).tests[0])
-    (r2e_home / "experiments" / "x" / "extracted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in all_records))
     events = []
-    real_open = harness.batch.open_environment
+    real_open = harness.env_pool.open_harness_environment
 
     def tracking_open(*args):
         env = real_open(*args)
-        repo_id, real_close = args[2].id, env.close
+        repo_id, real_close = args[1].id, env.close
         events.append(("open", repo_id))
         env.close = lambda: (events.append(("close", repo_id)), real_close())
         return env
 
-    monkeypatch.setattr(harness.batch, "open_environment", tracking_open)
+    monkeypatch.setattr(harness.env_pool, "open_harness_environment", tracking_open)
     result = cli("execute", "-e", "x", "--backend", "local", "-j", "3")
     assert result.exit_code == 0, result.output
     assert result.output.count("valid ") == 6

@@ -8,7 +8,7 @@ import pytest
 
 
 def test_export_valid_functions_loadable_by_datasets(r2e_home, cli, fixture_exp, tmp_path, monkeypatch):
-    fixture_exp(keep=lambda r: r["name"] in ("classify", "total", "slow", "add"))
+    fixture_exp(keep=lambda r: r.name in ("classify", "total", "slow", "add"))
     result = cli("genexec", "-e", "x", "--backend", "local", "-k", "1", "--timeout-per-test", "1",
                  "--timeout-per-task", "30")
     assert result.exit_code == 0, result.output

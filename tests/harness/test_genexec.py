@@ -19,7 +19,7 @@ def read_doc(home):
 
 
 def test_loop_broken_then_low_coverage_then_good(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] == "classify")
+    fixture_exp(keep=lambda r: r.name == "classify")
     llm_server.script(BROKEN, LOW, GOOD)
     result = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "5", "--min-cov", "1.0", "--min-valid", "1.0",
                  "--save-chat")
@@ -57,7 +57,7 @@ def test_loop_broken_then_low_coverage_then_good(r2e_home, cli, fixture_exp, llm
 
 
 def test_early_stop_keeps_a_final_result_for_every_function(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    fixture_exp(keep=lambda r: r.name in ("classify", "total"))
 
     def reply(body):
         prompt = body["messages"][1]["content"]
@@ -75,7 +75,7 @@ def test_early_stop_keeps_a_final_result_for_every_function(r2e_home, cli, fixtu
 
 
 def test_failed_generation_and_crashes_stay_in_the_worklist(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] == "classify")
+    fixture_exp(keep=lambda r: r.name == "classify")
     llm_server.script({"status": 400, "message": "bad request"}, GOOD)
     result = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "3", "--min-cov", "1.0")
     assert result.exit_code == 0, result.output
@@ -94,8 +94,8 @@ def test_no_cap_on_functions_and_done_fraction_over_all(r2e_home, cli, fixture_e
     result = cli("genexec", "-e", "x", "--backend", "local", "-k", "2", "--min-valid", "1.0",
                  "--timeout-per-test", "1", "--timeout-per-task", "40", "-j", "2")
     doc = read_doc(r2e_home)
-    assert set(doc["functions"]) == {r["id"] for r in recs}
-    assert doc["generator"] in ("offline", "carve+offline")  # issue 8: auto carves first, offline for the rest
+    assert set(doc["functions"]) == {r.id for r in recs}
+    assert doc["generator"] in ("offline", "carve+offline")  # auto carves first, offline for the rest
     done = sum(f["done"] for f in doc["functions"].values())
     assert doc["rounds"][-1]["done_fraction"] == round(done / len(recs), 4)
     slow = next(f for fid, f in doc["functions"].items() if fid.endswith("::slow"))
@@ -105,7 +105,7 @@ def test_no_cap_on_functions_and_done_fraction_over_all(r2e_home, cli, fixture_e
 
 
 def test_auth_error_stops_with_one_line_and_keeps_results(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] == "classify")
+    fixture_exp(keep=lambda r: r.name == "classify")
     llm_server.script({"status": 401, "message": "invalid api key"})
     result = cli(*LOOP, "--base-url", llm_server.base_url)
     assert result.exit_code == 1
@@ -116,7 +116,7 @@ def test_auth_error_stops_with_one_line_and_keeps_results(r2e_home, cli, fixture
 
 
 def test_generate_writes_tests_and_usage(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    fixture_exp(keep=lambda r: r.name in ("classify", "total"))
     llm_server.default = lambda body: GOOD
     result = cli("generate", "-e", "x", "--model", "scripted", "--base-url", llm_server.base_url, "-j", "2",
                  "--n", "2")
@@ -139,7 +139,7 @@ def test_generate_writes_tests_and_usage(r2e_home, cli, fixture_exp, llm_server)
 
 
 def test_generate_llm_without_model_is_a_usage_error(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] == "classify")
+    fixture_exp(keep=lambda r: r.name == "classify")
     result = cli("generate", "-e", "x", "--generator", "llm")
     assert result.exit_code == 2 and "--model" in result.output
 
@@ -150,7 +150,7 @@ def test_bad_options_exit_2(r2e_home, cli, bad):
 
 
 def test_environment_failure_exits_1_with_the_reason_and_results(r2e_home, cli, fixture_exp):
-    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    fixture_exp(keep=lambda r: r.name in ("classify", "total"))
     result = cli("genexec", "-e", "x", "-k", "2")  # docker by default, and nothing was built
     assert result.exit_code == 1
     assert "2 function(s) without an executed test" in result.output and "r2e build" in result.output
@@ -160,7 +160,7 @@ def test_environment_failure_exits_1_with_the_reason_and_results(r2e_home, cli, 
 
 
 def test_resume_keeps_done_functions_and_continues_rounds(r2e_home, cli, fixture_exp, llm_server):
-    fixture_exp(keep=lambda r: r["name"] in ("classify", "total"))
+    fixture_exp(keep=lambda r: r.name in ("classify", "total"))
 
     def reply(body):
         prompt = body["messages"][1]["content"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.generators import OfflineGenerator
-from harness.records import FunctionRecord
+from r2e.stage_records import FunctionRecord
 from tests.harness.fixtures import MOD, SPANS, make_fixture_repo, run_runner
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from harness.stage import stage_export, stage_genexec
+from harness.quickstart_stages import stage_export, stage_genexec
 from r2e.commands.quickstart import STAGES, stage_setup
 from r2e.workspace import Workspace
-from tests.harness.extracted import write_extracted
+from tests.harness.extracted import extract
 
 
 def test_quickstart_genexec_and_export_on_minilib(r2e_home):
@@ -16,9 +15,7 @@ def test_quickstart_genexec_and_export_on_minilib(r2e_home):
     assert names.index("extract") < names.index("build") < names.index("genexec") < names.index("export")
     ws = Workspace(r2e_home)
     assert stage_setup(ws, "qs")
-    repo = ws.repos_of("qs")[0]
-    records = write_extracted(r2e_home, "qs", repo.id, Path(repo.path),
-                              ["minilib/stats.py", "minilib/textutil.py", "minilib/shapes.py"])
+    records = extract(r2e_home, "qs", ["minilib/stats.py", "minilib/textutil.py", "minilib/shapes.py"])
     lines: list[str] = []
     assert stage_genexec(ws, "qs", echo=lines.append)
     assert any(line.startswith("round 1:") for line in lines)

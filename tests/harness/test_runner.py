@@ -238,7 +238,7 @@ def test_candidate_mode_detects_a_wrong_candidate(tmp_path, repo):
 
 def test_line_range_fallback_agrees_with_coverage_functions(tmp_path, repo):
     """For coverage versions without per-function regions the runner filters file data by line span."""
-    from harness.runner import _range_summary, _region_summary
+    from harness.sandbox.runner import _range_summary, _region_summary
     from tests.harness.fixtures import SPANS
 
     driver = "from pkg.mod import classify, Counter\nfor x in [5, 0]: classify(x)\nCounter().add(2)\n"

@@ -48,7 +48,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 try:  # noqa: E402 -- as a script in the environment
     from r2e_carve_runner import _unwrap_member as unwrap_member, module_name_for
 except ImportError:  # imported from the installed package (tooling, tests)
-    from harness.runner import _unwrap_member as unwrap_member, module_name_for
+    from harness.sandbox.runner import _unwrap_member as unwrap_member, module_name_for
 
 
 class TooLarge(Exception):
