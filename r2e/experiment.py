@@ -130,7 +130,7 @@ class Experiment:
     # ------------------------------------------------------------------ paths
     @property
     def manifest_path(self) -> Path:
-        return self.dir / "manifest.json"
+        return self.ws.manifest_path(self.name)  # the workspace keeps manifests (it lists experiments by them)
 
     @property
     def extracted_path(self) -> Path:

@@ -180,7 +180,7 @@ class Workspace:
     def iter_experiments(self) -> Iterator[str]:
         if self.experiments_dir.is_dir():
             for d in sorted(self.experiments_dir.iterdir()):
-                if (d / "manifest.json").exists():
+                if self.manifest_path(d.name).exists():
                     yield d.name
 
 
