@@ -180,7 +180,7 @@ class Workspace:
     def iter_experiments(self) -> Iterator[str]:
         if self.experiments_dir.is_dir():
             for d in sorted(self.experiments_dir.iterdir()):
-                if self.manifest_path(d.name).exists():
+                if (d / "manifest.json").exists():  # any folder name, valid or not
                     yield d.name
 
 
