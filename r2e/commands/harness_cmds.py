@@ -83,6 +83,10 @@ def _records(ws: Workspace, exp_name: str, repos, ids):
     records = exp.functions(lang="python", repos=list(repos) or None, ids=list(ids) or None)
     if not records:
         raise R2EError(f"experiment '{exp_name}' has no extracted Python functions to work on")
+    # A corrupt build result stops the stage before anything runs; a missing one is per-repo data
+    # (no environment for that repo's functions, or the local fallback venv).
+    for repo_id in sorted({r.repo for r in records}):
+        exp.build_result(repo_id)
     return exp, records
 
 
