@@ -32,7 +32,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 # Tool indirections (CI -> tox -> make -> script) are followed this deep; deeper chains are not
 # how maintainers write test commands, and a cycle must not hang discovery.
 MAX_DEPTH = 4
-UNRESOLVED = "\x00?"  # marks an argument whose value only exists at CI run time (matrix, secrets)
+UNRESOLVED = "@@UNRESOLVED@@"  # marks an argument whose value only exists at CI run time (matrix, secrets)
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,8 @@ class _Reader:
 
 def _script_lines(script: str) -> list[str]:
     text = re.sub(r"\\\r?\n", " ", script)
+    # values that exist only when CI runs: GitHub expressions and shell command substitutions
+    text = re.sub(r"\$\{\{.*?\}\}|\$\([^()]*\)|`[^`]*`", UNRESOLVED, text)
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
 
 
@@ -565,7 +567,7 @@ class _Discoverer:
             i += 1
         if envs is None and ctx.tox_env:
             envs = ctx.tox_env.split(",")
-        if envs is not None and all(not re.sub(r"\x00\?|\$\{?\w*\}?|[-,]", "", e) for e in envs):
+        if envs is not None and all(not re.sub(UNRESOLVED + r"|\$\{?\w*\}?|[-,]", "", e) for e in envs):
             envs = None  # wholly computed at CI run time: tox's default env list is the best guess
         return tox.test_commands(self, envs, factors, ctx)
 
@@ -757,6 +759,8 @@ class _Discoverer:
         def job_rank(item) -> int:
             jid, job = item
             label = f"{jid} {job.get('name', '') if isinstance(job, dict) else ''}".lower()
+            if "test" in label:  # "Tests & Mypy" is still the test job
+                return 0
             return 1 if any(re.search(rf"(^|[^a-z]){re.escape(w)}([^a-z]|$)", label) for w in words) else 0
 
         out: list[_Found] = []
