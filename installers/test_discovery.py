@@ -258,9 +258,24 @@ def _clean_pytest_args(args: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _replace_posargs(line: str) -> str:
+    """{posargs} -> nothing, {posargs:default} -> default; the default may hold {toxinidir}-style braces."""
+    while (start := line.find("{posargs")) >= 0:
+        depth, end = 0, len(line)
+        for i in range(start, len(line)):
+            depth += line[i] == "{"
+            depth -= line[i] == "}"
+            if depth == 0:
+                end = i
+                break
+        inner = line[start + len("{posargs"):end]
+        line = line[:start] + (inner[1:] if inner.startswith(":") else "") + line[end + 1:]
+    return line
+
+
 def _tox_subst(line: str, setenv: dict[str, str]) -> str:
     """tox substitutions that have a value outside tox; the rest are left for _clean_pytest_args."""
-    line = re.sub(r"\{posargs(?::([^{}]*))?\}", lambda m: m.group(1) or "", line)
+    line = _replace_posargs(line)
     line = re.sub(r"\{env:(\w+)(?::([^{}]*))?\}", lambda m: setenv.get(m.group(1), m.group(2) or ""), line)
     for prefix in _rules()["tox_dir_substitutions"]:
         line = line.replace(prefix, "")

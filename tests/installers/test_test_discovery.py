@@ -339,3 +339,38 @@ def test_cd_into_repo_folder_kept_and_outside_clone_ignored(tmp_path):
     assert tc.command == "cd sub && python -m pytest tests"
     assert tc.cwd == "sub"
     assert len(tc.candidates) == 1
+
+
+def test_tox_posargs_default_with_nested_substitutions(tmp_path):
+    repo = tree(tmp_path, {
+        "tox.ini": '[testenv]\ncommands = python -m pytest {posargs: "{toxinidir}/tests" --cov-config="{toxinidir}/tox.ini" --cov=pkg} --basetemp={envtmpdir}\n',
+    })
+    tc = discover_test_command(repo)
+    assert tc.command == "python -m pytest tests --cov-config=tox.ini --cov=pkg"
+    assert tc.plugins_needed == ("pytest-cov",)
+
+
+def test_pyproject_tox_toml_commands_with_posargs_table(tmp_path):
+    repo = tree(tmp_path, {
+        "pyproject.toml": """
+            [tool.tox]
+            env_list = ["style", "py3.12"]
+
+            [tool.tox.env_run_base]
+            commands = [["pytest", "-v", "--basetemp={env_tmp_dir}", {replace = "posargs", default = ["tests"], extend = true}]]
+
+            [tool.tox.env.style]
+            commands = [["pre-commit", "run", "--all-files"]]
+        """,
+        ".github/workflows/tests.yaml": """
+            jobs:
+              tests:
+                steps:
+                  - run: uv run --locked --group dev tox run
+                    env:
+                      TOX_ENV: ${{ matrix.tox || format('py{0}', matrix.python) }}
+        """,
+    })
+    tc = discover_test_command(repo)
+    assert tc.command == "python -m pytest -v tests"
+    assert tc.source == ".github/workflows/tests.yaml:jobs.tests.steps[0] -> pyproject.toml [tool.tox.env_run_base] commands (env py3.12)"
