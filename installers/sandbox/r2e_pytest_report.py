@@ -61,8 +61,43 @@ def _pytest_timeout_session_budget(config):
         return 0.0
 
 
+def _wanted():
+    return read_ids(os.environ.get("R2E_TEST_IDS"))
+
+
+def _subset_files(config):
+    """Files and folders (relative to rootdir) that hold a requested id, cached on the config."""
+    cached = getattr(config, "_r2e_subset_files", None)
+    if cached is None:
+        cached = set()
+        for test_id in _wanted() or ():
+            parts = test_id.split("::")[0].split("/")
+            for i in range(1, len(parts) + 1):
+                cached.add("/".join(parts[:i]))
+        config._r2e_subset_files = cached
+    return cached
+
+
+def _ignore(path, config):
+    # a subset run imports only the files of the requested ids, as `pytest ID...` would
+    if not os.environ.get("R2E_TEST_IDS"):
+        return None
+    rel = os.path.relpath(str(path), str(config.rootdir)).replace(os.sep, "/")
+    if rel == "." or rel.startswith("..") or rel in _subset_files(config):
+        return None
+    return True
+
+
+if int(pytest.__version__.split(".")[0]) >= 7:
+    def pytest_ignore_collect(collection_path, config):
+        return _ignore(collection_path, config)
+else:  # older pytest passes a py.path
+    def pytest_ignore_collect(path, config):
+        return _ignore(path, config)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    wanted = read_ids(os.environ.get("R2E_TEST_IDS"))
+    wanted = _wanted()
     if wanted is None:
         return
     keep = [item for item in items if item.nodeid in wanted]
