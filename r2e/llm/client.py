@@ -104,6 +104,7 @@ class LLMClient:
         import openai
 
         cfg = self.config
+        self._openai()  # a missing key is the user's to fix (R2EUsageError), not a reply to retry
         attempts = dead = 0
         while True:
             self._check_breaker()
