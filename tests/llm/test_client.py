@@ -82,3 +82,13 @@ def test_config_from_options(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(R2EUsageError, match="OPENAI_API_KEY"):
         LLMConfig(model="m").api_key()
+
+
+def test_a_missing_key_is_a_usage_error_not_a_retried_failure(monkeypatch):
+    from r2e.errors import R2EUsageError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    sleeps: list[float] = []
+    with pytest.raises(R2EUsageError, match="OPENAI_API_KEY"):
+        LLMClient(LLMConfig(model="m"), sleep=sleeps.append).chat(MESSAGES)
+    assert sleeps == []
