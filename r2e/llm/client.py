@@ -28,14 +28,26 @@ class ChatResult:
     completion_tokens: int = 0
     cached: bool = False
     model: str = ""
+    # The assistant message of each choice in OpenAI's format (role, content, tool_calls).
+    messages: list[dict] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return self.texts[0] if self.texts else ""
 
+    @property
+    def message(self) -> dict:
+        """The first choice's assistant message, ready to append to a chat history."""
+        return self.messages[0] if self.messages else {"role": "assistant", "content": self.text}
+
+    @property
+    def tool_calls(self) -> list[dict]:
+        """The first choice's tool calls ({id, type, function: {name, arguments}}), if any."""
+        return list(self.message.get("tool_calls") or [])
+
     def to_dict(self) -> dict:
         return {"texts": self.texts, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "model": self.model}
+                "completion_tokens": self.completion_tokens, "model": self.model, "messages": self.messages}
 
 
 @dataclass
@@ -61,16 +73,19 @@ class LLMClient:
         return self._client
 
     def chat(self, messages: list[dict], n: int = 1, temperature: float = 0.0,
-             max_tokens: int | None = None, **params: Any) -> ChatResult:
+             max_tokens: int | None = None, tools: list[dict] | None = None, **params: Any) -> ChatResult:
+        """Complete `messages`; with `tools` (OpenAI function schemas) the reply may carry tool calls."""
         request = {"n": n, "temperature": temperature, **params}
         if max_tokens is not None:
             request["max_tokens"] = max_tokens
+        if tools:
+            request["tools"] = tools
         key = cache_key(self.config.model, messages, request)
         if self._cache is not None:
             hit = self._cache.get(key)
             if hit is not None:
                 return ChatResult(hit["texts"], hit.get("prompt_tokens", 0), hit.get("completion_tokens", 0),
-                                  True, hit.get("model", self.config.model))
+                                  True, hit.get("model", self.config.model), hit.get("messages") or [])
         result = self._call_with_retries(messages, request)
         if self._cache is not None:
             self._cache.put(key, result.to_dict())
@@ -114,8 +129,9 @@ class LLMClient:
 
 
 def _to_result(response: Any, model: str) -> ChatResult:
-    choices = getattr(response, "choices", None) or []
-    texts = [(c.message.content or "") for c in choices if getattr(c, "message", None) is not None]
+    choices = [c for c in (getattr(response, "choices", None) or []) if getattr(c, "message", None) is not None]
+    texts = [(c.message.content or "") for c in choices]
+    messages = [_message_dict(c.message) for c in choices]
     if not texts:
         raise LLMError(f"model '{model}' returned no choices")
     usage = getattr(response, "usage", None)
@@ -125,7 +141,20 @@ def _to_result(response: Any, model: str) -> ChatResult:
         completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
         cached=False,
         model=getattr(response, "model", None) or model,
+        messages=messages,
     )
+
+
+def _message_dict(message: Any) -> dict:
+    out: dict = {"role": "assistant", "content": message.content or ""}
+    calls = getattr(message, "tool_calls", None) or []
+    if calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.function.name, "arguments": c.function.arguments or ""}}
+            for c in calls if getattr(c, "function", None) is not None
+        ]
+    return out
 
 
 def _short(exc: Exception | None) -> str:
