@@ -36,14 +36,27 @@ class ChatResult:
     cached: bool = False
     model: str = ""
     truncated: bool = False  # some answer stopped at max_tokens (finish_reason "length")
+    # The assistant message of each choice in OpenAI's format (role, content, tool_calls).
+    messages: list[dict] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return self.texts[0] if self.texts else ""
 
+    @property
+    def message(self) -> dict:
+        """The first choice's assistant message, ready to append to a chat history."""
+        return self.messages[0] if self.messages else {"role": "assistant", "content": self.text}
+
+    @property
+    def tool_calls(self) -> list[dict]:
+        """The first choice's tool calls ({id, type, function: {name, arguments}}), if any."""
+        return list(self.message.get("tool_calls") or [])
+
     def to_dict(self) -> dict:
         return {"texts": self.texts, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "model": self.model, "truncated": self.truncated}
+                "completion_tokens": self.completion_tokens, "model": self.model, "truncated": self.truncated,
+                "messages": self.messages}
 
 
 class _Failed(Exception):
@@ -80,19 +93,24 @@ class LLMClient:
         return self._client
 
     def chat(self, messages: list[dict], n: int = 1, temperature: float = 0.0,
-             max_tokens: int | None = None, purpose: str = "default", **params: Any) -> ChatResult:
-        """`purpose` (generate, repair, statement, agent) picks the default max_tokens when none is given;
+             max_tokens: int | None = None, purpose: str = "default", tools: list[dict] | None = None,
+             **params: Any) -> ChatResult:
+        """Complete `messages`; with `tools` (OpenAI function schemas) the reply may carry tool calls.
+        `purpose` (generate, repair, statement, agent) picks the default max_tokens when none is given;
         other keyword arguments go into the request as they are."""
         params.pop("stream", None)  # the transport is ours
         request = {"n": n, "temperature": temperature, **params}
         if "max_completion_tokens" not in request:
             request["max_tokens"] = max_tokens if max_tokens is not None else self.config.max_tokens_for(purpose)
+        if tools:
+            request["tools"] = tools
         key = cache_key(self.config.model, messages, request)
         if self._cache is not None:
             hit = self._cache.get(key)
             if hit is not None:
                 return ChatResult(hit["texts"], hit.get("prompt_tokens", 0), hit.get("completion_tokens", 0),
-                                  True, hit.get("model", self.config.model), hit.get("truncated", False))
+                                  True, hit.get("model", self.config.model), hit.get("truncated", False),
+                                  hit.get("messages") or [])
         result = self._call_with_retries(messages, request)
         if self._cache is not None:
             self._cache.put(key, result.to_dict())
@@ -283,14 +301,15 @@ def _to_result(response: Any, model: str) -> ChatResult:
     choices = getattr(response, "choices", None)
     if not isinstance(choices, list) or not choices:
         raise _Failed(f"reply has no choices: {_preview(response)}")
-    texts, truncated = [], False
+    texts, messages, truncated = [], [], False
     for c in choices:
-        message = getattr(c, "message", None)
-        content = getattr(message, "content", None) if message is not None else None
+        message = _get(c, "message")
+        content = _get(message, "content") if message is not None else None
         if message is None or not (content is None or isinstance(content, str)):
             continue
         texts.append(content or "")
-        truncated = truncated or getattr(c, "finish_reason", None) == "length"
+        messages.append(_message_dict(message))
+        truncated = truncated or _get(c, "finish_reason") == "length"
     if not texts:
         raise _Failed(f"reply has no message in its choices: {_preview(response)}")
     usage = getattr(response, "usage", None)
@@ -301,7 +320,31 @@ def _to_result(response: Any, model: str) -> ChatResult:
         cached=False,
         model=str(getattr(response, "model", None) or model),
         truncated=truncated,
+        messages=messages,
     )
+
+
+def _get(obj: Any, name: str) -> Any:
+    """An attribute of an SDK object, or a key of the plain dict a loosely built completion may hold."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _message_dict(message: Any) -> dict:
+    """One choice's assistant message as an OpenAI-format dict (tool calls kept, malformed ones dropped)."""
+    out: dict = {"role": "assistant", "content": _get(message, "content") or ""}
+    calls = []
+    for c in _get(message, "tool_calls") or []:
+        function = _get(c, "function")
+        name = _get(function, "name") if function is not None else None
+        if not isinstance(name, str) or not name:
+            continue
+        arguments = _get(function, "arguments")
+        calls.append({"id": str(_get(c, "id") or ""), "type": "function",
+                      "function": {"name": name, "arguments": arguments if isinstance(arguments, str) else
+                                   (json.dumps(arguments, default=str) if arguments is not None else "")}})
+    if calls:
+        out["tool_calls"] = calls
+    return out
 
 
 def _count(value: Any) -> int:
