@@ -82,3 +82,45 @@ def test_config_from_options(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(R2EUsageError, match="OPENAI_API_KEY"):
         LLMConfig(model="m").api_key()
+
+
+def test_a_missing_key_is_a_usage_error_not_a_retried_failure(monkeypatch):
+    from r2e.errors import R2EUsageError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    sleeps: list[float] = []
+    with pytest.raises(R2EUsageError, match="OPENAI_API_KEY"):
+        LLMClient(LLMConfig(model="m"), sleep=sleeps.append).chat(MESSAGES)
+    assert sleeps == []
+
+
+TOOLS = [{"type": "function", "function": {"name": "execute_bash", "parameters": {"type": "object"}}}]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_tool_calls_streamed_or_not_give_the_same_messages(llm_server, tmp_path, stream):
+    call = {"tool_calls": [{"name": "execute_bash", "arguments": {"cmd": "ls"}},
+                           {"name": "finish", "arguments": "{not json"}], "content": "let me look"}
+    llm_server.script(call, lambda body: call)
+    client, _ = client_for(llm_server, tmp_path, stream=stream)
+    result = client.chat(MESSAGES, tools=TOOLS, purpose="agent")
+    assert llm_server.requests[0]["tools"] == TOOLS
+    assert bool(llm_server.requests[0].get("stream")) is stream
+    assert result.text == "let me look" and not result.truncated
+    assert [c["function"] for c in result.tool_calls] == [
+        {"name": "execute_bash", "arguments": '{"cmd": "ls"}'}, {"name": "finish", "arguments": "{not json"}]
+    assert all(c["id"].startswith("call_") and c["type"] == "function" for c in result.tool_calls)
+    assert result.message["role"] == "assistant" and result.message["content"] == "let me look"
+    again = client.chat(MESSAGES + [{"role": "user", "content": "again"}], tools=TOOLS)
+    assert again.tool_calls == result.tool_calls  # ids are derived from the call: the same every time
+    cached = client.chat(MESSAGES, tools=TOOLS, purpose="agent")
+    assert cached.cached and cached.messages == result.messages
+    assert len(llm_server.requests) == 2
+
+
+def test_plain_answers_carry_their_message(llm_server):
+    llm_server.script({"text": "cut", "finish_reason": "length"})
+    client, _ = client_for(llm_server)
+    result = client.chat(MESSAGES)
+    assert result.truncated and result.messages == [{"role": "assistant", "content": "cut"}]
+    assert result.tool_calls == []
