@@ -102,10 +102,12 @@ def relax_pin(req: str) -> str | None:
 def propose(oracle: OracleResult | None, install_output: str, failed_requirements: list[str],
             plan: InstallPlan, pip: str, docker: bool, tried: set[str]) -> list[Repair]:
     """Repairs for what went wrong, most specific first, minus those already tried."""
-    text = install_output + "\n" + (failure_text(oracle) if oracle else "")
+    tests_text = failure_text(oracle) if oracle else ""
+    text = install_output + "\n" + tests_text
     missing = missing_modules(oracle) if oracle else []
     # 1. The data rules (pkg_resources, distutils, nose on new Pythons...), in their file's order.
-    out, handled = data_rules(text, plan, pip, docker)
+    out, handled = data_rules({"install": install_output, "oracle": tests_text, "any": text}, failed_requirements,
+                              plan, pip, docker)
     # 2. Modules that left the standard library -> the newest Python that had them, else a redistribution.
     out += removed_stdlib(missing, plan, pip)
     # 3. Pytest plugins: named by a conftest's import or `pytest_plugins`, an option, an ini key, a fixture, a marker.
@@ -160,12 +162,13 @@ def apt_repair(rule: str, pkg: str, reason: str) -> Repair:
                                        f"--no-install-recommends {pkg}"], system_packages=[pkg], reason=reason)
 
 
-def data_rules(text: str, plan: InstallPlan, pip: str, docker: bool) -> tuple[list[Repair], set[str]]:
+def data_rules(texts: dict[str, str], failed_requirements: list[str], plan: InstallPlan, pip: str,
+               docker: bool) -> tuple[list[Repair], set[str]]:
     """The repairs of repair_rules.json's `rules` that match, and the missing modules they cover."""
     out: list[Repair] = []
     handled: set[str] = set()
     for rule in rules_table()["rules"]:
-        m = re.search(rule["match"], text)
+        m = re.search(rule["match"], texts[rule.get("where", "any")])
         if not m or not python_matches(rule.get("python"), plan.python):
             continue
         if "module" in m.re.groupindex and m.group("module"):
@@ -173,11 +176,30 @@ def data_rules(text: str, plan: InstallPlan, pip: str, docker: bool) -> tuple[li
         reason = rule.get("reason", "")
         if rule.get("install"):
             out.append(install_repair(rule["name"], rule["install"], pip, reason))
+        if rule.get("build_constraints"):
+            rebuild = build_constraint_repair(rule["name"], rule["build_constraints"], failed_requirements, plan,
+                                              pip, reason)
+            out += [rebuild] if rebuild else []
         if rule.get("restart") and rule["restart"] != plan.python:
             out.append(Repair(rule["name"], f"python:{rule['restart']}", python=rule["restart"], reason=reason))
         for pkg in rule.get("system", []) if docker else []:
             out.append(apt_repair(rule["name"], pkg, reason))
     return out, handled
+
+
+def build_constraint_repair(rule: str, constraints: list[str], failed_requirements: list[str], plan: InstallPlan,
+                            pip: str, reason: str) -> Repair | None:
+    """Build again what failed to build (failed requirements, the repo itself) with build-time constraints:
+    build isolation takes the newest build requirements, whatever is installed in the venv."""
+    targets = [shlex.quote(r) for r in failed_requirements if not r.startswith("<")]
+    targets += ["-e ."] if plan.installable else []  # repair commands run in the repo's folder
+    if not targets:
+        return None
+    path = f"/tmp/r2e-{rule}-constraints.txt"
+    lines = " ".join(shlex.quote(c) for c in constraints)
+    return Repair(rule, f"build-constraints:{rule}",
+                  [f"printf '%s\\n' {lines} > {path} && UV_BUILD_CONSTRAINT={path} {pip} {' '.join(targets)}"],
+                  dists=list(constraints), reason=reason)
 
 
 def removed_stdlib(missing: list[str], plan: InstallPlan, pip: str) -> list[Repair]:

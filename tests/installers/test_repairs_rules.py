@@ -58,6 +58,33 @@ def test_pkg_resources_gets_a_setuptools_that_still_ships_it():
     assert first(o).rule == "pkg-resources"
 
 
+UV_BUILD_FAILURE = """  × Failed to build `oldver==0.3`
+  ├─▶ The build backend returned an error
+  ╰─▶ Call to `setuptools.build_meta:__legacy__.get_requires_for_build_wheel` failed (exit status: 1)
+
+      [stderr]
+      Traceback (most recent call last):
+        File "<string>", line 14, in <module>
+        File "/root/.cache/uv/builds-v0/.tmpQ239ld/lib/python3.11/site-packages/setuptools/build_meta.py", line 333, in get_requires_for_build_wheel
+          return self._get_build_requires(config_settings, requirements=[])
+        File "<string>", line 3, in <module>
+      ModuleNotFoundError: No module named 'pkg_resources'
+
+      hint: This usually indicates a problem with the package or the build environment.
+"""
+
+
+def test_pkg_resources_in_a_build_rebuilds_under_a_setuptools_constraint():
+    p = InstallPlan(python="3.11", python_reason="test", top_level=["mypkg"], installable=True)
+    [r] = [x for x in propose(None, UV_BUILD_FAILURE, ["oldver==0.3"], p, PIP, False, set())
+           if x.rule.startswith("pkg-resources")]  # the venv's setuptools cannot help an isolated build
+    assert r.rule == "pkg-resources-build" and r.dists == ["setuptools<82"]
+    assert r.commands == ["printf '%s\\n' 'setuptools<82' > /tmp/r2e-pkg-resources-build-constraints.txt && "
+                          f"UV_BUILD_CONSTRAINT=/tmp/r2e-pkg-resources-build-constraints.txt {PIP} oldver==0.3 -e ."]
+    not_installable = InstallPlan(python="3.11", python_reason="test", top_level=["mypkg"])
+    assert [x.rule for x in propose(None, UV_BUILD_FAILURE, [], not_installable, PIP, False, set())] == []
+
+
 def test_distutils_on_new_python_setuptools_then_older_python_then_redistribution():
     o = collection_error("from distutils.version import LooseVersion", "distutils")
     steps, tried = [], set()
@@ -143,12 +170,27 @@ def test_rules_file_is_well_formed_and_versions_compare():
     table = rules_table()
     for rule in table["rules"]:
         re.compile(rule["match"])
-        assert rule["name"] and rule["reason"] and (rule.get("install") or rule.get("restart") or rule.get("system"))
+        assert rule["name"] and rule["reason"] and rule.get("where", "any") in ("any", "install", "oracle")
+        assert rule.get("install") or rule.get("build_constraints") or rule.get("restart") or rule.get("system")
     for module, entry in table["removed_stdlib"].items():
         assert re.fullmatch(r"3\.\d+", entry["removed_in"]), module
     assert python_matches(">=3.12", "3.13") and not python_matches(">=3.12", "3.9") and python_matches(None, "3.9")
     assert newest_python_before("3.12") == "3.11" and newest_python_before("3.10") == "3.9"
     assert newest_python_before("3.9") is None
+
+
+def test_pkg_resources_in_setup_py_rebuilt_end_to_end(tmp_path):
+    """setup.py imports pkg_resources: the isolated build fails, the repo lacks its metadata; rebuilt under setuptools<82."""
+    repo = tmp_path / "pkgbuild"
+    make_git_repo(repo, {
+        "setup.py": "import pkg_resources\nfrom setuptools import setup\n\nsetup(name='pbx', version='0.3', packages=['pbx'])\n",
+        "pbx/__init__.py": "from importlib.metadata import version\n\n__version__ = version('pbx')\n",
+        "tests/test_pbx.py": "import pbx\n\ndef test_version():\n    assert pbx.__version__ == '0.3'\n",
+    })
+    r = build_repo("pbx", repo, experiment(tmp_path), BuildOptions(backend="local", timeout_per_task=300))
+    assert r.status == "success", r.repair_steps
+    assert [(s["rule"], s["helped"]) for s in r.repair_steps] == [("pkg-resources-build", True)]
+    assert any("UV_BUILD_CONSTRAINT" in c for c in r.install_script)
 
 
 def test_pkg_resources_repaired_end_to_end(tmp_path):
