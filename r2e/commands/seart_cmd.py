@@ -73,7 +73,11 @@ def seart(ws: Workspace, language, stars_min, stars_max, created_min, created_ma
             path = Path(from_csv)
             if not path.is_file():
                 raise R2EUsageError(f"--from-csv '{from_csv}' is not a readable file")
-            rows = decode_export(path.read_bytes(), f"'{from_csv}'")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise R2EUsageError(f"--from-csv '{from_csv}' is not readable ({exc.strerror})") from None
+            rows = decode_export(data, f"'{from_csv}'")
         else:
             click.echo(f"seart: downloading from {endpoint(endpoint_url)} with {query.params()}")
             rows = decode_export(download(query, endpoint_url, timeout), f"SEART export from {endpoint(endpoint_url)}")
