@@ -107,7 +107,12 @@ class Workspace:
     # ---- repo registry
     def load_registry(self) -> dict[str, dict]:
         data = _read_json_object(self.registry_path, "r2e setup")
-        return data if data is not None else {}
+        registry = data if data is not None else {}
+        bad = next((rid for rid, rec in registry.items() if not _is_registry_entry(rec)), None)
+        if bad is not None:  # checked here, so no stage meets a wrong type half-way through a batch
+            raise R2EError(f"{self.registry_path}: entry '{bad}' is not a repository record "
+                           f"(fix or remove it, then run `r2e setup` to re-register the repository)")
+        return registry
 
     def register_repo(self, record: RepoRecord) -> None:
         with file_lock(self.lock_path):
@@ -199,6 +204,11 @@ def _read_json_object(path: Path, maker: str) -> dict | None:
             return data
         problem = f"is {type(data).__name__}, not an object"
     raise R2EError(f"{path}: {problem} (run `{maker}` to make it)")
+
+
+def _is_registry_entry(rec: object) -> bool:
+    return (isinstance(rec, dict) and isinstance(rec.get("kind"), str) and isinstance(rec.get("source"), str)
+            and isinstance(rec.get("ref"), (str, type(None))))
 
 
 def _keep_added(record: RepoRecord, old: dict | None) -> RepoRecord:
