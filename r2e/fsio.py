@@ -18,7 +18,7 @@ class UnwritablePath(R2EError, OSError):
     """A path that cannot be written: a one-line error naming it (still an OSError for callers that catch those)."""
 
     def __init__(self, path: Path | str, exc: OSError):
-        reason = exc.strerror or type(exc).__name__
+        reason = exc.strerror or str(exc) or type(exc).__name__
         R2EError.__init__(self, f"cannot write {path}: {reason}")
         self.errno, self.strerror, self.filename = exc.errno, reason, str(path)
 

@@ -163,3 +163,24 @@ def test_newline_in_a_function_id_stays_on_one_line(run_r2e, odd_experiment):
     assert shown.returncode == 0 and "def odd(x)" in shown.stdout
     js = run_r2e("list-functions", "-e", "x", "--json")
     assert sorted(json.loads(ln)["id"] for ln in js.stdout.splitlines())[0] == "local__odd/pkg/ok.py::plain"
+
+
+# ------------------------------------------------------------------ manifest.json with wrong types
+
+@pytest.mark.parametrize("field, value", [("path", 5), ("commit", None), ("id", ["x"]), ("ref", 3)])
+def test_manifest_record_of_wrong_types_is_one_line(run_r2e, r2e_home, tmp_path, field, value):
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "a.py").write_text("def f(x):\n    return x + 1\n")
+    assert run_r2e("setup", "-e", "a", "-l", str(src)).returncode == 0
+    manifest = r2e_home / "experiments" / "a" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["repos"][0][field] = value
+    manifest.write_text(json.dumps(data))
+    before = {p: p.read_bytes() for p in r2e_home.rglob("*") if p.is_file()}
+    for args in (("extract", "-e", "a"), ("repos", "-e", "a"), ("setup", "-e", "a", "-l", str(src)),
+                 ("graph", "-e", "a", "--repo", "local__src", "-o", str(tmp_path / "g.json"))):
+        p = run_r2e(*args)
+        err = one_line_error(p.stderr)
+        assert p.returncode == 1 and str(manifest) in err and f"'{field}'" in err and "r2e setup -e a" in err, args
+    assert {p: p.read_bytes() for p in r2e_home.rglob("*") if p.is_file()} == before
