@@ -157,3 +157,26 @@ def test_fifo_requirements_file_does_not_hang(tmp_path):
     os.mkfifo(repo / "requirements.txt")
     _, data = plan_text(repo)  # returns: a FIFO is never opened
     assert data["requirements"] == []
+
+
+def test_local_build_records_nothing_from_the_host(tmp_path, host):
+    """End to end on the local backend (no index needed: nothing to install): plan.json, install.log,
+    result.json and the install script hold no canary, and plan.json records the refusals."""
+    from installers.build import build_repo
+    from installers.options import BuildOptions
+    from tests.conftest import make_git_repo
+    from tests.installers.fixtures import experiment
+
+    repo = tmp_path / "work" / "repo"
+    make_git_repo(repo, {"mod.py": "X = 1\n", "requirements-extra.txt": f"-r {host / 'outside.txt'}\n"})
+    os.symlink(host / "secret.txt", repo / "requirements.txt")
+    exp = experiment(tmp_path)
+    result = build_repo("hostile", repo, exp, BuildOptions(backend="local", timeout_per_task=120))
+    files = exp.build_files("hostile")
+    written = "".join(p.read_text(errors="replace") for p in files.result.parent.rglob("*")
+                      if p.is_file() and "venv" not in p.parts)
+    assert files.plan.is_file() and files.install_log.is_file() and files.result.is_file()
+    assert "canarypkg" not in written and "canarypkg" not in "\n".join(result.install_script)
+    refused = json.loads(files.plan.read_text())["refused"]
+    assert any(r.startswith("requirements.txt:") for r in refused)
+    assert any(f"-r {host / 'outside.txt'}" in r for r in refused)
