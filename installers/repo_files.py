@@ -9,6 +9,7 @@ anything else is refused, recorded, and never read.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 MAX_READ_BYTES = 5_000_000
@@ -76,6 +77,15 @@ class RepoFiles:
         real = self.inside(path)
         return real is not None and real.is_dir()
 
+    def read_walked(self, path: Path) -> str | None:
+        """`read_text` for a path found by walking the repository without following symlinked folders:
+        only a symlink itself can lead outside, so a plain file skips the (costly) resolution."""
+        try:
+            plain = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            return None
+        return self._read(path, self.label(path)) if plain else self.read_text(path)
+
     def read_text(self, path: Path | str, what: str | None = None) -> str | None:
         """The text of a regular file inside the repository, or None (missing, refused, too big, unreadable)."""
         path = Path(path)
@@ -83,11 +93,15 @@ class RepoFiles:
         real = self.inside(path, what)
         if real is None or not real.is_file():  # FIFOs and devices are not read either
             return None
+        return self._read(real, what)
+
+    def _read(self, real: Path, what: str) -> str | None:
         try:
             if real.stat().st_size > self.max_bytes:
                 self.refuse(what, f"larger than {self.max_bytes} bytes")
                 return None
-            with real.open("rb") as fh:
+            # O_NOFOLLOW: a file swapped for a symlink after the check is still not followed
+            with os.fdopen(os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as fh:
                 data = fh.read(self.max_bytes + 1)
         except OSError as exc:
             self.refuse(what, f"unreadable ({exc.strerror or type(exc).__name__})")

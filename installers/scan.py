@@ -97,13 +97,13 @@ def scan_repo(repo: Path, files: RepoFiles | None = None) -> ScanResult:
         if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
             res.test_files.append(rel)
             if name == "conftest.py" and len(res.conftest_text) < 200_000:
-                res.conftest_text += (files.read_text(path) or "") + "\n"
+                res.conftest_text += (files.read_walked(path) or "") + "\n"
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 continue
         except OSError:
             continue
-        text = files.read_text(path)
+        text = files.read_walked(path)
         if text is None:
             continue
         try:
