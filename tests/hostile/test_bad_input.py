@@ -184,3 +184,20 @@ def test_manifest_record_of_wrong_types_is_one_line(run_r2e, r2e_home, tmp_path,
         err = one_line_error(p.stderr)
         assert p.returncode == 1 and str(manifest) in err and f"'{field}'" in err and "r2e setup -e a" in err, args
     assert {p: p.read_bytes() for p in r2e_home.rglob("*") if p.is_file()} == before
+
+
+# ------------------------------------------------------------------ unwritable outputs of other stages
+
+from tests.test_stage_files import EXP, REPO, experiment as stage_experiment  # noqa: E402,F401
+
+
+@pytest.mark.parametrize("args", [("export", "-e", EXP, "-o", "{out}/x.jsonl"), ("report", "-e", EXP, "-o", "{out}"),
+                                  ("graph", "-e", EXP, "--repo", REPO, "-o", "{out}/g.json")])
+@pytest.mark.parametrize("out", [UNWRITABLE, "{file}/sub"])
+def test_unwritable_output_is_one_line(run_r2e, stage_experiment, tmp_path, args, out):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = out.format(file=blocker)
+    p = run_r2e(*[a.format(out=out) for a in args])
+    assert p.returncode == 1 and out in one_line_error(p.stderr), p.stderr
+    assert blocker.read_text() == "x"
