@@ -33,14 +33,15 @@ def system_prompt(inst: Installer, max_steps: int) -> str:
 
 
 def parse_reply(text: str) -> tuple[str, str]:
-    """('oracle', '') or ('command', cmd) or ('none', text)."""
+    """('oracle', '') or ('command', cmd) or ('none', text). A command no shell can take (a NUL byte) is
+    no command: the model is told to answer again."""
     m = _FENCE.search(text)
     if m and m.group(1).strip():
-        return "command", m.group(1).strip()
+        return ("command", m.group(1).strip()) if "\x00" not in m.group(1) else ("none", text)
     if RUN_ORACLE in text.upper():
         return "oracle", ""
     line = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if line.startswith("$ "):
+    if line.startswith("$ ") and "\x00" not in line:
         return "command", line[2:]
     return "none", text
 
@@ -131,8 +132,6 @@ class RepairLoop:
     def step(self, step: int, reply: str) -> str:
         """Act on one reply; returns what the model is told next."""
         kind, command = parse_reply(reply)
-        if kind == "command" and "\x00" in command:
-            kind = "none"  # no shell can run it; the model is told, the build is not hurt
         entry = {"step": step, "reply": reply, "kind": kind}
         if kind == "command":
             res = self.inst.run("llm", command, timeout=min(600.0, max(1.0, self.inst.remaining())))
