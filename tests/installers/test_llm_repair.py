@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from installers.build import build_repo
 from installers.llm_repair import parse_reply
 from installers.options import BuildOptions
@@ -108,3 +110,42 @@ def test_the_key_and_url_credentials_never_reach_the_transcript_the_model_or_the
     for text in (files.repairs.read_text(), files.result.read_text()):
         assert key not in text and "hunter2pw" not in text
     assert "***" in files.repairs.read_text()
+
+
+def test_build_cli_takes_the_llm_options_and_a_dead_model_never_fails_the_build(tmp_path, r2e_home, cli, llm_server):
+    from r2e.experiment import Experiment
+    from r2e.workspace import Workspace
+
+    repo = tmp_path / "hidden_dep"
+    make_git_repo(repo, REPOS["hidden_dep"])
+    assert cli("setup", "-e", "b", "-l", str(repo)).exit_code == 0
+    llm_server.default = {"hang": True}
+    url = llm_server.base_url.replace("http://", "http://bob:hunter2pw@")
+    result = cli("build", "-e", "b", "--backend", "local", "--no-repairs", "--model", "scripted", "--base-url", url,
+                 "--llm-timeout", "1", "--llm-max-failures", "1", "--max-tokens", "99", "--timeout-per-task", "120")
+    assert result.exit_code == 1 and "Traceback" not in result.output  # 1: not a success; never an error
+    assert len(llm_server.requests) == 2 and llm_server.requests[0]["max_tokens"] == 99  # one dead call, retried once
+    assert result.stderr.count("no more LLM calls in this run") == 1
+    assert "hunter2pw" not in result.output
+    exp = Experiment(Workspace(r2e_home), "b")
+    (record,) = exp.repos()
+    build = exp.build_result(record.id, required=True)
+    assert build.status == "failed" and build.oracle is not None and build.commands and build.venv
+    transcript = exp.build_files(record.id).repairs.read_text()
+    assert "no answer within 1 s" in transcript and "hunter2pw" not in transcript
+
+
+@pytest.mark.parametrize("command", [("build", "-e", "b"), ("genexec", "-e", "b"), ("generate", "-e", "b")])
+def test_commands_refuse_non_finite_llm_options(r2e_home, cli, command):
+    result = cli(*command, "--model", "m", "--llm-timeout", "nan")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_build_with_a_model_and_no_key_is_a_one_line_error_before_any_build(r2e_home, cli, llm_server, tmp_path):
+    repo = tmp_path / "hidden_dep"
+    make_git_repo(repo, REPOS["hidden_dep"])
+    assert cli("setup", "-e", "b", "-l", str(repo)).exit_code == 0
+    result = cli("build", "-e", "b", "--backend", "local", "--model", "m")
+    assert result.exit_code == 2 and "OPENAI_API_KEY is not set" in result.output
+    assert not (r2e_home / "experiments" / "b" / "build").exists() or not any(
+        (r2e_home / "experiments" / "b" / "build").rglob("result.json"))
