@@ -58,23 +58,6 @@ def test_reply_parsing():
     assert parse_reply("")[0] == "none" and parse_reply("```bash\n```")[0] == "none"
 
 
-def test_malformed_replies_stop_the_loop_and_the_build_keeps_its_result(tmp_path, llm_server):
-    # a command that fixes the install, then replies that are not JSON: the client's bounded retries end
-    # in an LLM error, the loop stops, and the build keeps everything (the command is checked and folded)
-    llm_server.script("```bash\nuv pip install six\n```",
-                      {"body": '{"choices": [{"message": {"content": "trunc', "content_type": "application/json"},
-                      {"body": "<html>bad gateway</html>", "content_type": "text/html"})
-    result, files = run(tmp_path, llm_server)
-    assert result.status == "success", result.failure
-    assert len(llm_server.requests) == 3  # one good reply, then 1 + max_retries(1) malformed ones
-    assert llm_server.requests[0]["max_tokens"] == 512  # a repair command's bound, not the model's context
-    saved = json.loads(files.repairs.read_text())
-    assert "error" in saved["steps"][-1] and "LLMError" in saved["steps"][-1]["error"]
-    assert result.oracle is not None and result.oracle.passed == 2
-    assert result.commands and result.install_script[-1] == "uv pip install six"
-    assert result.venv and files.result.exists()
-
-
 def test_a_step_that_raises_is_recorded_and_the_build_keeps_its_result(tmp_path, llm_server, monkeypatch):
     import installers.llm_repair as loop
 
@@ -89,22 +72,33 @@ def test_a_step_that_raises_is_recorded_and_the_build_keeps_its_result(tmp_path,
     assert "unexpected reply shape" in saved["steps"][-1]["error"] and saved["final_status"] == "failed"
 
 
-def test_the_key_and_url_credentials_never_reach_the_transcript_the_model_or_the_script(tmp_path, llm_server,
-                                                                                      monkeypatch):
+def test_malformed_replies_end_the_loop_the_build_keeps_its_result_and_no_secret_is_written(tmp_path, llm_server,
+                                                                                            monkeypatch):
     key = "sk-canary-1234"
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    # the model's command prints the key without containing it, and a reply echoes the URL's password
+    # a command that prints the key without containing it and fixes the install, then replies that are not
+    # JSON: the client's bounded retries end in an LLM error, the loop stops, and the build keeps everything
+    # (the unchecked command is checked at the end and folded)
     llm_server.script("```bash\necho sk-canary-$((1000+234)) && uv pip install six\n```",
-                      "Done with hunter2pw. RUN ORACLE")
+                      {"body": '{"choices": [{"message": {"content": "trunc', "content_type": "application/json"},
+                      {"body": "<html>bad gateway hunter2pw</html>", "content_type": "text/html"})
     repo = tmp_path / "repo"
     make_git_repo(repo, REPOS["hidden_dep"])
-    url = llm_server.base_url.replace("http://", "http://bob:hunter2pw@")
+    url = llm_server.base_url.replace("http://", "http://bob:hunter2pw@")  # credentials in the URL
     cfg = LLMConfig(model="scripted", base_url=url, max_retries=1)
     exp = experiment(tmp_path)
     result = build_repo("hidden_dep", repo, exp, BuildOptions(backend="local", rules=False, llm=cfg,
                                                               timeout_per_task=300))
     files = exp.build_files("hidden_dep")
     assert result.status == "success", result.failure
+    assert len(llm_server.requests) == 3  # one good reply, then 1 + max_retries(1) malformed ones
+    assert llm_server.requests[0]["max_tokens"] == 512  # a repair command's bound, not the model's context
+    saved = json.loads(files.repairs.read_text())
+    assert "LLMError" in saved["steps"][-1]["error"] and saved["final_status"] == "success"
+    assert result.oracle is not None and result.oracle.passed == 2
+    assert result.commands and result.venv and files.result.exists()
+    assert result.install_script[-1] == "echo sk-canary-$((1000+234)) && uv pip install six"
+    # the command's output (the key) is scrubbed before the model sees it and before anything is saved
     second_prompt = json.dumps(llm_server.requests[1]["messages"])
     assert "***" in second_prompt and key not in second_prompt
     for text in (files.repairs.read_text(), files.result.read_text()):
