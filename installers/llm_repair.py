@@ -137,7 +137,8 @@ class RepairLoop:
             res = self.inst.run("llm", command, timeout=min(600.0, max(1.0, self.inst.remaining())))
             self.pending.append(command)
             entry.update(command=command, exit_code=res.exit_code, timed_out=res.timed_out)
-            feedback = f"exit code {res.exit_code}{' (timed out)' if res.timed_out else ''}\n{res.output[-OUTPUT_CHARS:]}"
+            timed_out = " (timed out)" if res.timed_out else ""
+            feedback = f"exit code {res.exit_code}{timed_out}\n{res.output[-OUTPUT_CHARS:]}"
         elif kind == "oracle":
             new_oracle = self.rerun_oracle()
             new_status = self.status_of(new_oracle)

@@ -209,8 +209,8 @@ def test_a_malformed_reply_or_a_failing_generator_is_a_generation_failure_not_a_
         return real_generate(record, previous, round_no)
 
     gen.generate = generate
-    llm_server.script({"body": '{"choices": [{"message": {"content": "```python\\nimport', "content_type": "application/json"},
-                      GOOD)
+    truncated_json = '{"choices": [{"message": {"content": "```python\\nimport'
+    llm_server.script({"body": truncated_json, "content_type": "application/json"}, GOOD)
     opts = LoopOptions(k=2, min_cov=1.0, backend="local")
     doc = run_genexec(exp, list(recs.values()), gen, opts, echo=lambda line: None)
     classify = doc["functions"][recs["classify"].id]
