@@ -28,6 +28,7 @@ from r2e.llm.redact import MIN_SECRET_LEN, scrub
 SECRET_MARKERS = ("API_KEY", "APIKEY", "_KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 # Left out of a build's copy of the checkout: environments and caches of whoever used the checkout.
 CHECKOUT_IGNORE = frozenset({".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache", ".pytest_cache"})
+_HIDDEN_NAMES: set[str] = set()  # more secret variables, by name (a configured key variable)
 _RUNNING: set[subprocess.Popen] = set()  # commands in flight, killed by kill_all() on Ctrl-C
 _RUNNING_LOCK = threading.Lock()
 
@@ -55,7 +56,15 @@ def find_python(version: str) -> str | None:
     return None
 
 
+def hide_variable(name: str) -> None:
+    """Treat environment variable `name` as a secret too (e.g. an LLM key under a custom name)."""
+    if name:
+        _HIDDEN_NAMES.add(name)
+
+
 def is_secret_name(name: str) -> bool:
+    if name in _HIDDEN_NAMES:
+        return True
     return any(m in name.upper() for m in SECRET_MARKERS) and name != orphans.RUN_TOKEN_ENV
 
 
