@@ -143,7 +143,7 @@ class LocalEnvironment(Environment):
         start = time.monotonic()
         token = orphans.new_token()
         cwd = cwd or self.workdir
-        record = orphans.track(self.run_dir, token)
+        record = orphans.track(self.run_dir, token, self.private_tmp() if self.isolated else None)
         try:
             full_env = self._env(env, token)
             proc = subprocess.Popen(
@@ -180,7 +180,7 @@ class LocalEnvironment(Environment):
         """The host folder a sandboxed command sees as /tmp (removed with the environment)."""
         with self._tmp_lock:
             if self._tmp is None:
-                self._tmp = tempfile.mkdtemp(prefix="r2e-local-tmp-")
+                self._tmp = tempfile.mkdtemp(prefix=orphans.SCRATCH_PREFIX)
                 self._tmp_cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
             return self._tmp
 

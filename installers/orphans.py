@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from r2e.workspace import default_home
 
 RUN_TOKEN_ENV = "R2E_RUN_TOKEN"
+SCRATCH_PREFIX = "r2e-local-tmp-"  # the only folders reaping removes
 
 
 def default_run_dir() -> Path:
@@ -36,12 +38,15 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def track(run_dir: Path, token: str) -> Path | None:
-    """Record a command about to start (before it starts: a kill in between still leaves a trace)."""
+def track(run_dir: Path, token: str, scratch: str | None = None) -> Path | None:
+    """Record a command about to start (before it starts: a kill in between still leaves a trace).
+
+    `scratch` is a temporary folder of the command's environment, removed once its owner is gone."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / f"{os.getpid()}-{token}.json"
-        _write(path, {"token": token, "owner": os.getpid(), "owner_start": start_time(os.getpid()), "pgid": None})
+        _write(path, {"token": token, "owner": os.getpid(), "owner_start": start_time(os.getpid()), "pgid": None,
+                      "scratch": scratch})
         return path
     except OSError:  # an unwritable run folder costs the reaping, never the command
         return None
@@ -91,7 +96,10 @@ def reap_orphans(run_dir: Path | str | None = None) -> int:
             killed += 1
         except (ProcessLookupError, PermissionError):
             pass
-    for path, _ in orphaned:
+    for path, data in orphaned:
+        scratch = data.get("scratch")
+        if isinstance(scratch, str) and Path(scratch).name.startswith(SCRATCH_PREFIX):
+            shutil.rmtree(scratch, ignore_errors=True)
         path.unlink(missing_ok=True)
     return killed
 
