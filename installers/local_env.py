@@ -22,7 +22,7 @@ from pathlib import Path
 from installers import isolation, orphans
 from installers.environment import DEFAULT_TIMEOUT, VENV_PATH_PREFIX, Environment, ExecResult, clip_output
 from r2e.errors import R2EError
-from r2e.llm.redact import MIN_SECRET_LEN, scrub
+from r2e.llm.redact import MASK, MIN_SECRET_LEN, scrub
 
 # Secrets never reach commands run on behalf of a model or a generated test.
 SECRET_MARKERS = ("API_KEY", "APIKEY", "_KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
@@ -195,6 +195,8 @@ class LocalEnvironment(Environment):
 
     def copy_from(self, src: str, dest: Path) -> None:
         _copy(Path(self._resolve(src)), Path(dest))
+        # What a command wrote comes back without R2E's secrets, should it have found them (unsandboxed).
+        _scrub_files(Path(dest), hidden_values())
 
     def _resolve(self, path: str) -> str:
         """The host path of a path as commands see it: a sandbox's /tmp is its private folder."""
@@ -216,6 +218,24 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _scrub_files(dest: Path, secrets: list[str], max_bytes: int = 50_000_000) -> None:
+    if not secrets:
+        return
+    needles = [s.encode() for s in sorted(set(secrets), key=len, reverse=True)]
+    files = [dest] if dest.is_file() else [p for p in dest.rglob("*") if p.is_file() and not p.is_symlink()]
+    for path in files:
+        try:
+            if path.stat().st_size > max_bytes:
+                continue
+            data = path.read_bytes()
+            if any(n in data for n in needles):
+                for n in needles:
+                    data = data.replace(n, MASK.encode())
+                path.write_bytes(data)
+        except OSError:
+            continue
 
 
 def _copy(src: Path, dest: Path, exclude: frozenset[str] | set[str] = frozenset()) -> None:

@@ -38,20 +38,25 @@ R2E_SIDE = """
 import json, sys
 from installers.local_env import LocalEnvironment, hide_variable
 hide_variable("R2E_ODD_NAME")
-work, isolate, command = sys.argv[1:4]
+from pathlib import Path
+work, isolate, command, fetch = sys.argv[1:5]
 env = LocalEnvironment(work, venv=work + "/venv", run_dir=work + "/run", isolate={"1": True, "0": False}[isolate])
-print(json.dumps(env.execute(command).output))
+output = env.execute(command).output
+if fetch:  # what the harness does with a runner's result file
+    env.copy_from(fetch, Path(work, "fetched"))
+    output += Path(work, "fetched").read_text()
+print(json.dumps(output))
 """
 
 
-def run_as_r2e(work: Path, command: str, isolate: bool) -> str:
+def run_as_r2e(work: Path, command: str, isolate: bool, fetch: str = "") -> str:
     """`command` run by an R2E process started with the key in its environment, as a user starts it.
 
     (A key set later with os.environ is not in /proc/<pid>/environ: the attack needs a real process.)"""
     work.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "OPENAI_API_KEY": CANARY,
            "R2E_ODD_NAME": CANARY}  # a key under a name no marker matches, declared by hide_variable
-    proc = subprocess.run([sys.executable, "-c", R2E_SIDE, str(work), "1" if isolate else "0", command],
+    proc = subprocess.run([sys.executable, "-c", R2E_SIDE, str(work), "1" if isolate else "0", command, fetch],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -125,9 +130,10 @@ def test_a_timed_out_sandbox_leaves_nothing_running(tmp_path):
 
 
 def test_unisolated_output_is_scrubbed_and_llm_commands_are_refused(tmp_path, monkeypatch):
-    output = run_as_r2e(tmp_path / "work", r"tr '\0' '\n' < /proc/$PPID/environ | grep -e OPENAI_API_KEY -e R2E_ODD",
-                        isolate=False)
-    assert "OPENAI_API_KEY=***" in output and "R2E_ODD_NAME=***" in output and CANARY not in output
+    # a generated test's result file that carries the key comes back scrubbed too
+    output = run_as_r2e(tmp_path / "work", r"tr '\0' '\n' < /proc/$PPID/environ | grep -e OPENAI_API_KEY -e R2E_ODD"
+                        r" | tee result.json", isolate=False, fetch="result.json")
+    assert output.count("OPENAI_API_KEY=***") == 2 and "R2E_ODD_NAME=***" in output and CANARY not in output
     monkeypatch.setenv("R2E_LOCAL_ISOLATION", "off")
     assert not isolation_available()
     with pytest.raises(R2EError) as err:
@@ -162,9 +168,11 @@ def test_kill_9_of_r2e_leaves_no_orphan_after_the_next_start(tmp_path, isolate):
     assert list(run.glob("*.json"))  # the running command is on record
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    if not isolate:
+    if isolate:
+        assert _wait_gone(marker)  # the sandbox dies with its parent, before any reaping
+    else:
         time.sleep(0.3)
-        assert _pids_named(marker)  # without a reaper the sleeper outlives R2E
+        assert _pids_named(marker)  # a plain process group outlives R2E: only the reaper ends it
     reap_orphans(run)
     assert _wait_gone(marker)
     assert not list(run.glob("*.json"))
