@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,8 +25,9 @@ from installers.environment import DEFAULT_TIMEOUT, VENV_PATH_PREFIX, Environmen
 from r2e.errors import R2EError
 from r2e.llm.redact import MASK, MIN_SECRET_LEN, scrub
 
-# Secrets never reach commands run on behalf of a model or a generated test.
-SECRET_MARKERS = ("API_KEY", "APIKEY", "_KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+# Secrets never reach commands run on behalf of a model or a generated test. Matched on the variable's
+# name; GIT_AUTHOR_* and PYTHON_KEYRING_BACKEND are ordinary settings that builds rely on.
+SECRET_NAME = re.compile(r"API_?KEY|(^|_)KEY($|_)|TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|AUTH(?!OR)|COOKIE|SESSION")
 # Left out of a build's copy of the checkout: environments and caches of whoever used the checkout.
 CHECKOUT_IGNORE = frozenset({".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache", ".pytest_cache"})
 _HIDDEN_NAMES: set[str] = set()  # more secret variables, by name (a configured key variable)
@@ -65,7 +67,7 @@ def hide_variable(name: str) -> None:
 def is_secret_name(name: str) -> bool:
     if name in _HIDDEN_NAMES:
         return True
-    return any(m in name.upper() for m in SECRET_MARKERS) and name != orphans.RUN_TOKEN_ENV
+    return name != orphans.RUN_TOKEN_ENV and SECRET_NAME.search(name.upper()) is not None
 
 
 def scrubbed_environ() -> dict[str, str]:
@@ -131,7 +133,7 @@ class LocalEnvironment(Environment):
             return ["bash", "-lc", VENV_PATH_PREFIX + command]
         for path in (self.workdir, self.venv):
             os.makedirs(path, exist_ok=True)  # a bind needs its folder; `uv venv` accepts an empty one
-        writable = [self.workdir, self.venv, env["UV_CACHE_DIR"], env["PIP_CACHE_DIR"]]
+        writable = [self.workdir, self.venv, *isolation.package_cache_dirs().values()]
         # Not a login shell: profile scripts would try to write to the read-only home (pyenv rehash);
         # the environment is already this process's, as the user's login set it up.
         return isolation.sandbox_argv(["bash", "-c", VENV_PATH_PREFIX + command], cwd=cwd, writable=writable,

@@ -43,9 +43,10 @@ def test_from_checkout_copies_the_checkout_and_leaves_the_original_alone(tmp_pat
 
 def test_secret_variables_never_reach_commands(monkeypatch):
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD",
-                 "SSH_AUTH_SOCK", "MY_APIKEY"):
+                 "SSH_AUTH_SOCK", "MY_APIKEY", "GITHUB_PAT_TOKEN", "KEY", "SIGNING_KEY_ID"):
         assert is_secret_name(name), name
-    for name in ("PATH", "HOME", "UV_INDEX_URL", orphans.RUN_TOKEN_ENV):
+    for name in ("PATH", "HOME", "UV_INDEX_URL", "GIT_AUTHOR_NAME", "PYTHON_KEYRING_BACKEND", "MONKEY_MODE",
+                 orphans.RUN_TOKEN_ENV):
         assert not is_secret_name(name), name
     monkeypatch.setenv("LLM_CRED_FOR_TEST", "value-of-a-key")
     assert "LLM_CRED_FOR_TEST" in scrubbed_environ()
