@@ -16,7 +16,7 @@ from r2e.llm.options import config_from_options, llm_options
 def build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
                   base_url, no_cache, max_repair_steps, rebuild, minimal_base, cache_dir: Path,
                   wheelhouse=False, no_network=False, wheelhouse_dir: Path | None = None, max_tokens=None,
-                  llm_timeout=None, llm_max_failures=None) -> BuildOptions:
+                  llm_timeout=None, llm_max_failures=None, allow_unisolated_local=False) -> BuildOptions:
     if python and backend == "docker" and python not in RELEASES:
         raise R2EUsageError(f"invalid --python '{python}': base images exist for {', '.join(sorted(RELEASES))}")
     if not 0.0 <= min_pass_ratio <= 1.0:
@@ -27,11 +27,21 @@ def build_options(backend, python, timeout_per_task, test_timeout, min_pass_rati
                                   no_cache=no_cache, cache_dir=cache_dir)
     if llm is not None:
         llm.api_key()  # a missing key is the user's to fix, in one line, before any build starts
+        guard_local_llm(llm, backend, allow_unisolated_local)
     return BuildOptions(backend=backend, python=python, timeout_per_task=timeout_per_task, test_timeout=test_timeout,
                         min_pass_ratio=min_pass_ratio, rules=not no_repairs, llm=llm,
                         max_repair_steps=max_repair_steps, rebuild=rebuild, base_minimal=minimal_base,
                         wheelhouse=wheelhouse_dir if wheelhouse else None, network=not no_network,
                         notify=notify)
+
+
+def guard_local_llm(llm, backend: str, allow_unisolated: bool) -> None:
+    """Model-driven commands run on this host only inside a sandbox that hides the key (or when the user says so)."""
+    from installers.isolation import require_isolation_for_llm
+    from installers.local_env import hide_variable
+
+    hide_variable(llm.api_key_env)
+    require_isolation_for_llm(backend, allow_unisolated)
 
 
 def notify(message: str) -> None:

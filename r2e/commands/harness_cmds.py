@@ -145,7 +145,7 @@ def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, tim
 @click.option("--overwrite", is_flag=True, help="Regenerate functions that already have a test.")
 @click.pass_obj
 def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, max_tokens, llm_timeout, llm_max_failures,
-             no_cache, n, temperature, save_chat, jobs, overwrite):
+             allow_unisolated_local, no_cache, n, temperature, save_chat, jobs, overwrite):
     """Generate an equivalence test per function (tests/<function>/test.py), with token usage."""
     from r2e.fsio import atomic_write_json, atomic_write_text
     from r2e.llm import LLMAuthError
@@ -206,7 +206,7 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, max_tok
               help="Show the LLM the calls carved from the repo's tests as real example inputs.")
 @click.pass_obj
 def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, generator, model, base_url, max_tokens,
-            llm_timeout, llm_max_failures, no_cache, n, temperature, save_chat, jobs, backend, timeout_per_task,
+            llm_timeout, llm_max_failures, allow_unisolated_local, no_cache, n, temperature, save_chat, jobs, backend, timeout_per_task,
             timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
     from harness.carve.select import CarveContext
@@ -216,6 +216,10 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
     if resume:
         check_resumable(experiment)
     config = llm_config(ws, model, base_url, max_tokens, llm_timeout, llm_max_failures, no_cache)
+    if config is not None and generator in ("llm", "auto"):
+        from installers.cli_options import guard_local_llm
+
+        guard_local_llm(config, backend, allow_unisolated_local)  # generated tests run where the key must not be
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
                        resume=resume, exec=exec_options(timeout_per_task, timeout_per_test),
                        llm=llm_params(config) if generator != "offline" else None)
