@@ -90,13 +90,15 @@ def check_dataset(instances: list[AgentInstance], envs: EnvFactory, *, gold: boo
                 break
             g = _safe_grade(inst, inst.patch, envs, timeout=timeout, apply_setup=not inst.gold_is_unapplied_setup)
             golds.append(g.reward)
-            if g.reward != 1.0:
+            if g.reward != 1.0:  # one failure settles it: no need for the other runs
                 reasons.append(f"gold: {g.reason}")
+                break
         for _ in range(runs if empty else 0):
             g = _safe_grade(inst, "", envs, timeout=timeout)
             empties.append(g.reward)
             if g.reward != 0.0:
                 reasons.append("empty: resolved")
+                break
         check = Check(inst.instance_id, tuple(golds), tuple(empties), tuple(dict.fromkeys(reasons)))
         say(f"{inst.instance_id}: {'ok' if check.ok else 'FAIL ' + '; '.join(check.reasons)}")
         return check

@@ -77,11 +77,9 @@ def load_run(path: Path) -> tuple[str, list[dict]]:
     """(exp name, records) of a run folder OUT/EXP (its EXP.jsonl) or of a JSONL file itself."""
     path = Path(path)
     if path.is_dir():
-        candidates = [path / f"{path.name}.jsonl"] + sorted(p for p in path.glob("*.jsonl") if p.name not in (
-            "preds.jsonl", "trajectories.jsonl", "trajectories_rejection_sampling.jsonl"))
-        found = next((p for p in candidates if p.exists()), None)
-        if found is None:
-            raise R2EUsageError(f"{path}: no run here (expected {path.name}.jsonl, written by `r2e agent run`)")
+        found = path / f"{path.name}.jsonl"
+        if not found.exists():
+            raise R2EUsageError(f"{path}: no run here (expected {found.name}, written by `r2e agent run`)")
         path = found
     if not path.exists():
         raise R2EUsageError(f"run not found: {path}")

@@ -106,8 +106,8 @@ def test_run_grades_fix_nothing_tamper_and_loop(task_image, llm_server, tmp_path
     assert table.exit_code == 0 and "| calc | 4 | 1 | 25.0% |" in table.output
     # grading the run's own predictions again gives the same verdicts
     again = CliRunner().invoke(cli, ["agent", "eval", str(run / "preds.jsonl"), "--dataset", str(data), "--exp", "re",
-                                     "--out", str(out), "--max-workers", "2"])
-    assert again.exit_code == 0 and "resolved 1/4" in again.output, again.output
+                                     "--out", str(out), "--filter", "fix|tamper", "--max-workers", "2"])
+    assert again.exit_code == 0 and "resolved 1/2" in again.output, again.output
 
 
 def test_gold_and_empty_check_lists_the_broken_instance(task_image, tmp_path):
@@ -165,10 +165,10 @@ def _wait(predicate, timeout: float = 60.0) -> None:
 def test_kill_9_then_resume_loses_and_duplicates_nothing(task_image, llm_server, tmp_path, docker_client):
     def slow_after_first(body):
         if "[noop0]" not in body["messages"][1]["content"]:
-            time.sleep(3)  # the others are still running when the process dies
+            time.sleep(2)  # the others are still running when the process dies
         return call("finish", command="submit")
     llm_server.default = slow_after_first
-    data = write_tasks(tmp_path / "tasks.jsonl", task_image, ["noop0", "noop1", "noop2"])
+    data = write_tasks(tmp_path / "tasks.jsonl", task_image, ["noop0", "noop1"])
     args = ["agent", "run", str(data), "--exp", "k9", "--out", str(tmp_path), "--model", "scripted",
             "--base-url", llm_server.base_url]
     jsonl = tmp_path / "k9" / "k9.jsonl"
@@ -182,12 +182,12 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(task_image, llm_server,
     for c in run_labelled(docker_client, "k9-"):  # what the killed process left (they would expire by themselves)
         c.remove(force=True)
     first = jsonl.read_text().splitlines()
-    assert 1 <= len(first) < 3
+    assert len(first) == 1
     llm_server.default = lambda body: call("finish", command="submit")
     res = CliRunner().invoke(cli, [*args, "--skip-existing"])
     assert res.exit_code == 0, res.output
     ids = [json.loads(line)["instance_id"] for line in jsonl.read_text().splitlines()]
-    assert sorted(ids) == ["calc-noop0", "calc-noop1", "calc-noop2"]
+    assert sorted(ids) == ["calc-noop0", "calc-noop1"]
     assert jsonl.read_text().splitlines()[:len(first)] == first  # what was there stays, byte for byte
     again = CliRunner().invoke(cli, args)  # without --skip-existing a finished run is never overwritten
     assert again.exit_code == 2 and "--skip-existing" in again.output
