@@ -70,12 +70,22 @@ class EnvFactory:
 
         close_all()
         removed = 0
-        for c in self._client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}):
+        # The low-level API: the high-level list() looks each container up again and fails on one
+        # that is being removed meanwhile.
+        api = self._client.api
+        for _ in range(3):  # a container created while we list is caught by the next pass
             try:
-                c.remove(force=True)
-                removed += 1
+                found = api.containers(all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"})
             except Exception:
-                continue
+                found = []
+            if not found:
+                break
+            for c in found:
+                try:
+                    api.remove_container(c["Id"], force=True)
+                    removed += 1
+                except Exception:
+                    continue
         return removed
 
 

@@ -82,27 +82,33 @@ def evaluate(instances: list[AgentInstance], preds: dict[str, str], envs: EnvFac
 def check_dataset(instances: list[AgentInstance], envs: EnvFactory, *, gold: bool = True, empty: bool = True,
                   runs: int = 3, workers: int = 1, timeout: float | None = None,
                   say: Callable[[str], None] = print) -> list[Check]:
-    def one(inst: AgentInstance) -> Check:
-        golds, empties, reasons = [], [], []
-        for _ in range(runs if gold else 0):
-            if not inst.patch and not inst.gold_is_unapplied_setup:
-                reasons.append("no gold patch")
-                break
-            g = _safe_grade(inst, inst.patch, envs, timeout=timeout, apply_setup=not inst.gold_is_unapplied_setup)
-            golds.append(g.reward)
-            if g.reward != 1.0:  # one failure settles it: no need for the other runs
-                reasons.append(f"gold: {g.reason}")
-                break
-        for _ in range(runs if empty else 0):
-            g = _safe_grade(inst, "", envs, timeout=timeout)
-            empties.append(g.reward)
-            if g.reward != 0.0:
-                reasons.append("empty: resolved")
-                break
-        check = Check(inst.instance_id, tuple(golds), tuple(empties), tuple(dict.fromkeys(reasons)))
+    def series(job: tuple[AgentInstance, str]) -> tuple[list[float], list[str]]:
+        """One instance's gold (or empty) runs in a row; the first wrong score settles it."""
+        inst, mode = job
+        rewards: list[float] = []
+        if mode == "gold" and not inst.patch and not inst.gold_is_unapplied_setup:
+            return rewards, ["no gold patch"]
+        for _ in range(runs):
+            if mode == "gold":
+                g = _safe_grade(inst, inst.patch, envs, timeout=timeout, apply_setup=not inst.gold_is_unapplied_setup)
+            else:
+                g = _safe_grade(inst, "", envs, timeout=timeout)
+            rewards.append(g.reward)
+            if g.reward != (1.0 if mode == "gold" else 0.0):
+                return rewards, [f"gold: {g.reason}" if mode == "gold" else "empty: resolved"]
+        return rewards, []
+
+    modes = [m for m, on in (("gold", gold), ("empty", empty)) if on]
+    jobs = [(inst, mode) for inst in instances for mode in modes]
+    results = dict(zip([(i.instance_id, m) for i, m in jobs], _map(series, jobs, workers)))
+    checks = []
+    for inst in instances:
+        g_rewards, g_reasons = results.get((inst.instance_id, "gold"), ([], []))
+        e_rewards, e_reasons = results.get((inst.instance_id, "empty"), ([], []))
+        check = Check(inst.instance_id, tuple(g_rewards), tuple(e_rewards), tuple(g_reasons + e_reasons))
         say(f"{inst.instance_id}: {'ok' if check.ok else 'FAIL ' + '; '.join(check.reasons)}")
-        return check
-    return _map(one, instances, workers)
+        checks.append(check)
+    return checks
 
 
 def _safe_grade(inst: AgentInstance, patch: str, envs: EnvFactory, **kw) -> Grade:

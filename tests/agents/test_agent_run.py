@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,9 @@ def write_tasks(path: Path, task_image, names: list[str]) -> Path:
     return path
 
 
-def run_labelled(docker_client, prefix: str) -> list:
-    return [c for c in docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
-            if c.labels.get(RUN_LABEL, "").startswith(prefix)]
+def run_labelled(docker_client, prefix: str) -> list[dict]:
+    return [c for c in docker_client.api.containers(all=True, filters={"label": RUN_LABEL})
+            if c["Labels"].get(RUN_LABEL, "").startswith(prefix)]
 
 
 def test_run_grades_fix_nothing_tamper_and_loop(task_image, llm_server, tmp_path, monkeypatch, docker_client):
@@ -169,9 +170,10 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(task_image, llm_server,
         return call("finish", command="submit")
     llm_server.default = slow_after_first
     data = write_tasks(tmp_path / "tasks.jsonl", task_image, ["noop0", "noop1"])
-    args = ["agent", "run", str(data), "--exp", "k9", "--out", str(tmp_path), "--model", "scripted",
+    exp = f"k9{uuid.uuid4().hex[:6]}"  # its own label prefix, whatever other runs left
+    args = ["agent", "run", str(data), "--exp", exp, "--out", str(tmp_path), "--model", "scripted",
             "--base-url", llm_server.base_url]
-    jsonl = tmp_path / "k9" / "k9.jsonl"
+    jsonl = tmp_path / exp / f"{exp}.jsonl"
     proc = _cli(args)
     try:
         _wait(lambda: jsonl.exists() and jsonl.read_text().count("\n") >= 1)
@@ -179,8 +181,8 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(task_image, llm_server,
         proc.wait(10)
     finally:
         proc.kill()
-    for c in run_labelled(docker_client, "k9-"):  # what the killed process left (they would expire by themselves)
-        c.remove(force=True)
+    for c in run_labelled(docker_client, f"{exp}-"):  # what the killed process left (they would expire by themselves)
+        docker_client.api.remove_container(c["Id"], force=True)
     first = jsonl.read_text().splitlines()
     assert len(first) == 1
     llm_server.default = lambda body: call("finish", command="submit")
@@ -191,15 +193,18 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(task_image, llm_server,
     assert jsonl.read_text().splitlines()[:len(first)] == first  # what was there stays, byte for byte
     again = CliRunner().invoke(cli, args)  # without --skip-existing a finished run is never overwritten
     assert again.exit_code == 2 and "--skip-existing" in again.output
+    for c in run_labelled(docker_client, f"{exp}-"):  # a create the daemon finished after the kill
+        docker_client.api.remove_container(c["Id"], force=True)
 
 
 def test_ctrl_c_removes_every_container_of_the_run(task_image, llm_server, tmp_path, docker_client):
     llm_server.default = lambda body: call("execute_bash", cmd="sleep 60")
     data = write_tasks(tmp_path / "tasks.jsonl", task_image, ["a", "b"])
-    proc = _cli(["agent", "run", str(data), "--exp", "cc", "--out", str(tmp_path), "--model", "scripted",
+    exp = f"cc{uuid.uuid4().hex[:6]}"
+    proc = _cli(["agent", "run", str(data), "--exp", exp, "--out", str(tmp_path), "--model", "scripted",
                  "--base-url", llm_server.base_url, "--max-workers", "2", "--step-timeout", "90"])
     try:
-        _wait(lambda: len(run_labelled(docker_client, "cc-")) >= 2 and len(llm_server.requests) >= 2)
+        _wait(lambda: len(run_labelled(docker_client, f"{exp}-")) >= 2 and len(llm_server.requests) >= 2)
         time.sleep(0.5)  # the agents are inside `sleep 60`
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=40)
@@ -207,4 +212,5 @@ def test_ctrl_c_removes_every_container_of_the_run(task_image, llm_server, tmp_p
         proc.kill()
     assert proc.returncode == 130, out
     assert "Interrupted" in out and "Traceback" not in out
-    assert not run_labelled(docker_client, "cc-")
+    left = run_labelled(docker_client, f"{exp}-")
+    assert not left, (out, [(c["State"], c["Labels"]) for c in left])
