@@ -70,7 +70,7 @@ def evaluate(instances: list[AgentInstance], preds: dict[str, str], envs: EnvFac
         files.write_json(folder / "report.json", g.report())
         say(f"{inst.instance_id}: reward {g.reward} ({g.reason})")
         return g
-    grades = _map(one, wanted, workers)
+    grades = _map(one, wanted, workers, envs)
     report = {"total": len(wanted), "resolved": sum(g.resolved for g in grades),
               "resolved_ids": sorted(g.instance_id for g in grades if g.resolved),
               "unresolved_ids": sorted(g.instance_id for g in grades if not g.resolved),
@@ -100,7 +100,7 @@ def check_dataset(instances: list[AgentInstance], envs: EnvFactory, *, gold: boo
 
     modes = [m for m, on in (("gold", gold), ("empty", empty)) if on]
     jobs = [(inst, mode) for inst in instances for mode in modes]
-    results = dict(zip([(i.instance_id, m) for i, m in jobs], _map(series, jobs, workers)))
+    results = dict(zip([(i.instance_id, m) for i, m in jobs], _map(series, jobs, workers, envs)))
     checks = []
     for inst in instances:
         g_rewards, g_reasons = results.get((inst.instance_id, "gold"), ([], []))
@@ -119,8 +119,18 @@ def _safe_grade(inst: AgentInstance, patch: str, envs: EnvFactory, **kw) -> Grad
                      log=f"{type(exc).__name__}: {exc}")
 
 
-def _map(fn, items, workers: int):
-    if workers <= 1:
-        return [fn(i) for i in items]
-    with cf.ThreadPoolExecutor(max_workers=workers) as ex:
-        return list(ex.map(fn, items))
+def _map(fn, items, workers: int, envs: EnvFactory | None = None):
+    """fn over items with `workers` threads; Ctrl-C removes the run's containers before waiting for them."""
+    ex = cf.ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        results = list(ex.map(fn, items))
+    except KeyboardInterrupt:
+        if envs is not None:
+            envs.stopping.set()
+            envs.remove_all()  # running gradings fail fast instead of finishing their suites
+        ex.shutdown(wait=True, cancel_futures=True)
+        if envs is not None:
+            envs.remove_all()
+        raise
+    ex.shutdown(wait=True)
+    return results

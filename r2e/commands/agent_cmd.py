@@ -143,19 +143,14 @@ def eval_cmd(ctx, preds, dataset, exp, out, max_workers, backend, eval_timeout, 
     files = RunFiles(_out(ctx, out), exp)
     if backend == "docker":
         envs.client
-    try:
-        if preds:
-            grades = evaluate(instances, read_preds(Path(preds)), envs, files, workers=max_workers,
-                              timeout=eval_timeout, say=click.echo)
-            resolved = sum(g.resolved for g in grades)
-            click.echo(f"resolved {resolved}/{len(grades)}; reports in {files.dir}")
-            return
-        checks = check_dataset(instances, envs, gold=gold, empty=empty, runs=runs, workers=max_workers,
-                               timeout=eval_timeout, say=click.echo)
-    except KeyboardInterrupt:
-        envs.stopping.set()
-        envs.remove_all()
-        raise
+    if preds:
+        grades = evaluate(instances, read_preds(Path(preds)), envs, files, workers=max_workers,
+                          timeout=eval_timeout, say=click.echo)
+        resolved = sum(g.resolved for g in grades)
+        click.echo(f"resolved {resolved}/{len(grades)}; reports in {files.dir}")
+        return
+    checks = check_dataset(instances, envs, gold=gold, empty=empty, runs=runs, workers=max_workers,
+                           timeout=eval_timeout, say=click.echo)
     bad = [c for c in checks if not c.ok]
     what = " and ".join(w for w, on in (("gold scores 1", gold), ("empty scores 0", empty)) if on)
     files.write_json(files.dir / "dataset_check.json", {

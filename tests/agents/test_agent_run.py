@@ -68,6 +68,8 @@ def test_run_grades_fix_nothing_tamper_and_loop(task_image, llm_server, tmp_path
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     llm_server.default = scripted_agents
     data = write_tasks(tmp_path / "tasks.jsonl", task_image, ["fix", "noop", "tamper", "loop"])
+    with open(data, "a") as fh:  # an instance whose image does not exist: its own error, the run goes on
+        fh.write(json.dumps(task_image.task("ghost-1", repo="ghost", docker_image="r2e-test-no-such-image:0")) + "\n")
     out = tmp_path / "runs"
     res = CliRunner().invoke(cli, ["agent", "run", str(data), "--exp", "e1", "--out", str(out), "--max-workers", "2",
                                    "--max-steps", "3", "--model", "openai/scripted", "--base-url",
@@ -75,6 +77,9 @@ def test_run_grades_fix_nothing_tamper_and_loop(task_image, llm_server, tmp_path
     assert res.exit_code == 0, res.output
     run = out / "e1"
     records = {r["instance_id"]: r for r in map(json.loads, (run / "e1.jsonl").read_text().splitlines())}
+    ghost = records.pop("ghost-1")
+    cls = ghost["error"].split(":")[0]  # the engine's answer: no such image here, and no registry to pull from
+    assert (ghost["exit_reason"], ghost["reward"]) == ("error", 0.0) and cls in ("ImageNotFound", "APIError")
     assert {k: (r["reward"], r["exit_reason"]) for k, r in records.items()} == {
         "calc-fix": (1.0, "agent"), "calc-noop": (0.0, "agent"), "calc-tamper": (0.0, "agent"),
         "calc-loop": (0.0, "max_steps")}
@@ -88,14 +93,15 @@ def test_run_grades_fix_nothing_tamper_and_loop(task_image, llm_server, tmp_path
     for name in ("agent.log", "output_patch.diff", "test_output.log", "metadata.json", "report.json"):
         assert (run / "calc-fix" / name).is_file(), name
     preds = [json.loads(line) for line in (run / "preds.jsonl").read_text().splitlines()]
-    assert {p["instance_id"] for p in preds} == set(records) and preds[0]["model_name_or_path"] == "openai/scripted"
+    assert {p["instance_id"] for p in preds} == {*records, "ghost-1"} and preds[0]["model_name_or_path"] == "openai/scripted"
     accepted = (run / "trajectories_rejection_sampling.jsonl").read_text().splitlines()
     assert len(accepted) == 1 and set(json.loads(accepted[0])) == {"messages", "tools"}
-    assert len((run / "trajectories.jsonl").read_text().splitlines()) == 4
+    assert len((run / "trajectories.jsonl").read_text().splitlines()) == 4  # ghost-1 never talked to the model
     summary = json.loads((run / "reward_summary.json").read_text())
     assert summary["resolved_ids"] == ["calc-fix"] and summary["per_repo"]["calc"]["n"] == 4
     assert summary["per_repo"]["calc"]["ci95"][0] < 0.25 < summary["per_repo"]["calc"]["ci95"][1]
     assert summary["per_exit_reason"]["max_steps"] == {"n": 1, "resolved": 0}
+    assert summary["errors"] == {cls: 1} and summary["error_ids"] == ["ghost-1"]
     # the key: not in the containers (`env` showed none), not in any file the run wrote
     assert "OPENAI_API_KEY" not in records["calc-loop"]["trajectory_steps"][0]["observation"]
     for path in run.rglob("*"):
