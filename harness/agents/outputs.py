@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -113,8 +114,9 @@ class RunFiles:
         lock = threading.Lock()
 
         def log(line: str) -> None:
+            stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
             with lock, open(path, "a", encoding="utf-8") as fh:
-                fh.write(self.scrub(line.rstrip("\n")) + "\n")
+                fh.write(f"{stamp} {self.scrub(line.rstrip(chr(10)))}\n")
         return log
 
     # -- derived files ---------------------------------------------------------------------------

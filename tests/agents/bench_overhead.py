@@ -56,6 +56,23 @@ def main() -> None:
                                capture_output=True, text=True).stdout.strip()
     finally:
         env.close()
+    import concurrent.futures as cf
+    import threading
+
+    stop_at = time.monotonic() + 30
+    count = [0]
+    lock = threading.Lock()
+
+    def churn(_):
+        while time.monotonic() < stop_at:
+            e = envs(inst, "churn")
+            e.close()
+            with lock:
+                count[0] += 1
+    t = time.monotonic()
+    with cf.ThreadPoolExecutor(8) as ex:
+        list(ex.map(churn, range(8)))
+    per_minute = count[0] / (time.monotonic() - t) * 60
     grades = []
     for patch in (image.gold_patch, "", image.gold_patch):
         t = time.monotonic()
@@ -67,6 +84,8 @@ def main() -> None:
         "noop_execute_bash_ms_p90": round(1000 * sorted(steps)[int(0.9 * len(steps))], 1),
         "raw_exec_ms_median": round(1000 * statistics.median(raw), 1),
         "idle_container_memory": stats,
+        "containers_started_per_minute_8_workers": round(per_minute, 1),
+        "load_average": open("/proc/loadavg").read().split()[:3],
         "grading_s": [round(s, 2) for s, _ in grades], "grading_rewards": [r for _, r in grades],
     }, indent=1))
 
