@@ -43,3 +43,37 @@ def test_local_backend_runs_and_grades_in_copies(tmp_path, llm_server, monkeypat
     assert "+    return a + b" in record["output_patch"]
     assert (repo / "calc.py").read_text() == BUGGY  # the checkout itself was never touched
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+
+
+def test_429_and_500_are_retried_within_bounds_and_redo_errors_runs_failures_again(tmp_path, llm_server, monkeypatch):
+    from harness.agents.dataset import normalise
+    from harness.agents.envs import EnvFactory
+    from harness.agents.outputs import RunFiles
+    from harness.agents.run import RunOptions, run_all
+    from r2e.llm import LLMClient, LLMConfig
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    repo = tmp_path / "calc"
+    base = make_git_repo(repo, {"calc.py": BUGGY})
+    inst = [normalise({"instance_id": f"calc-{n}", "repo": "calc", "base_commit": base, "docker_image": "unused",
+                       "problem_statement": "add subtracts", "repo_path": str(repo), "FAIL_TO_PASS": ["t.py::t"],
+                       "eval_script": "true"}) for n in (1, 2)]
+    config = LLMConfig(model="m", base_url=llm_server.base_url, max_retries=2, backoff_seconds=0.01, max_failures=0)
+    files = RunFiles(tmp_path / "out", "r")
+    opts = RunOptions(exp="r", out=tmp_path / "out", model_name="m")
+    finish = call("finish", command="submit")
+    # calc-1: a 429 and a 500 are retried; calc-2: three 500s in a row are more than 2 retries
+    llm_server.script({"status": 429, "retry_after": 0}, {"status": 500}, finish,
+                      {"status": 500}, {"status": 500}, {"status": 500})
+    summary = run_all(inst, LLMClient(config), EnvFactory("local"), files, opts, say=lambda m: None)
+    records = {r["instance_id"]: r for r in files.load()}
+    assert records["calc-1"]["exit_reason"] == "agent" and records["calc-2"]["exit_reason"] == "llm_error"
+    assert summary["errors"] == {"llm_error": 1} and len(llm_server.requests) == 6
+    llm_server.script(finish)
+    run_all(inst, LLMClient(config), EnvFactory("local"), files, RunOptions(
+        exp="r", out=tmp_path / "out", model_name="m", skip_existing=True, redo_errors=True), say=lambda m: None)
+    lines = files.jsonl.read_text().splitlines()
+    assert [json.loads(line)["instance_id"] for line in lines] == ["calc-1", "calc-2"]
+    assert json.loads(lines[1])["exit_reason"] == "agent" and len(llm_server.requests) == 7
