@@ -114,44 +114,68 @@ def prepare_pristine(env: Environment, inst: AgentInstance) -> str:
     A setup patch (a mutation's bug) is folded into the current commit, so neither `git status` nor
     `git log` shows the agent where it is.
     """
+    stage = _stage(env, {"setup.diff": inst.setup_patch} if inst.setup_patch else {})
+    res = env.execute(_prepare_script(inst, stage), cwd=env.workdir, timeout=SETUP_TIMEOUT)
+    return "" if res.ok else _prepare_error(res, inst)
+
+
+def _prepare_script(inst: AgentInstance, stage: str, probes: tuple[str, ...] = ()) -> str:
+    """Bash: check out the base (exit 3), apply and fold the setup patch (exit 4, 5), print which probes exist."""
     q = shlex.quote
+    lines = ["set -u"]
     if inst.base_commit:
-        cmd = (f"if [ \"$(git rev-parse HEAD 2>/dev/null)\" != {q(inst.base_commit)} ]; then "
-               f"git -c advice.detachedHead=false checkout -q -f {q(inst.base_commit)}; fi")
-        res = env.execute(cmd, cwd=env.workdir, timeout=SETUP_TIMEOUT)
-        if not res.ok:
-            return f"cannot check out base commit {inst.base_commit[:12]}: {res.output.strip()[-300:]}"
+        lines.append(f"if [ \"$(git rev-parse HEAD 2>/dev/null)\" != {q(inst.base_commit)} ]; then "
+                     f"git -c advice.detachedHead=false checkout -q -f {q(inst.base_commit)} || exit 3; fi")
     if inst.setup_patch:
-        err = apply_patch(env, inst.setup_patch, "setup")
-        if err:
-            return f"setup patch does not apply: {err}"
         ident = "-c user.name=r2e -c user.email=r2e@localhost"
-        res = env.execute(f"git add -A . && git {ident} commit -q --amend --no-edit --allow-empty && "
-                          "git reflog expire --expire=now --all", cwd=env.workdir, timeout=SETUP_TIMEOUT)
-        if not res.ok:
-            return f"cannot fold the setup patch into the base commit: {res.output.strip()[-300:]}"
-    return ""
+        lines += [_apply_line(f"{stage}/setup.diff") + " || exit 4",
+                  f"{{ git add -A . && git {ident} commit -q --amend --no-edit --allow-empty && "
+                  "git reflog expire --expire=now --all; } || exit 5"]
+    lines += [f"test -e {q(p)} && echo {q('R2E-PROBE ' + p)}" for p in probes]
+    lines.append("exit 0")
+    return "\n".join(lines)
+
+
+def _prepare_error(res, inst: AgentInstance) -> str:
+    tail = res.output.strip()[-300:]
+    if res.exit_code == 3:
+        return f"cannot check out base commit {inst.base_commit[:12]}: {tail}"
+    if res.exit_code == 4:
+        return f"setup patch does not apply: {tail}"
+    if res.exit_code == 5:
+        return f"cannot fold the setup patch into the base commit: {tail}"
+    return f"cannot prepare the workdir: {tail}"
+
+
+def _apply_line(path: str) -> str:
+    """git apply, then patch --fuzz as SWE-bench falls back to."""
+    q = shlex.quote(path)
+    return (f"{{ git apply --verbose --whitespace=nowarn {q} || "
+            f"{{ command -v patch >/dev/null && patch --batch --fuzz=5 -p1 -i {q}; }}; }}")
+
+
+def _stage(env: Environment, files: dict[str, str]) -> str:
+    """Copy `files` (name -> text) into one fresh folder of the environment in one go; return its path."""
+    remote = f"/tmp/r2e-stage-{uuid.uuid4().hex[:10]}"
+    if not files:
+        return remote
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "stage"
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8",
+                                       errors="surrogateescape")
+        env.copy_to(folder, remote)
+    return remote
 
 
 def apply_patch(env: Environment, patch: str, name: str) -> str:
-    """Apply `patch` in the workdir (git apply, then patch --fuzz as SWE-bench does); "" or the error."""
+    """Apply `patch` in the workdir; "" or the error."""
     if not patch.strip():
         return ""
-    remote = f"/tmp/r2e-{name}-{uuid.uuid4().hex[:8]}.diff"
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / "p.diff"
-        local.write_text(patch if patch.endswith("\n") else patch + "\n", encoding="utf-8",
-                         errors="surrogateescape")
-        env.copy_to(local, remote)
-    q = shlex.quote(remote)
-    res = env.execute(f"git apply --verbose --whitespace=nowarn {q} || "
-                      f"(command -v patch >/dev/null && patch --batch --fuzz=5 -p1 -i {q}); "
-                      f"rc=$?; rm -f {q}; exit $rc", cwd=env.workdir, timeout=SETUP_TIMEOUT)
+    stage = _stage(env, {f"{name}.diff": patch})
+    res = env.execute(_apply_line(f"{stage}/{name}.diff"), cwd=env.workdir, timeout=SETUP_TIMEOUT)
     return "" if res.ok else (res.output.strip()[-500:] or f"exit code {res.exit_code}")
-
-
-def _exists(env: Environment, path: str) -> bool:
-    return env.execute(f"test -e {shlex.quote(path)}", cwd="/", timeout=SETUP_TIMEOUT).ok
 
 
 # -- the verdict ----------------------------------------------------------------------------------
@@ -232,23 +256,36 @@ def grade(inst: AgentInstance, patch: str, open_env: Callable[[AgentInstance, st
 def _grade_in(env: Environment, inst: AgentInstance, patch: str, apply_setup: bool, timeout: float) -> Grade:
     base = dict(instance_id=inst.instance_id, reward=0.0, resolved=False, patch_exists=bool(patch.strip()))
     setup_inst = inst if apply_setup else _without_setup(inst)
-    err = prepare_pristine(env, setup_inst)
-    if err:
-        return Grade(**base, reason="env_error", log=err)
     kept, dropped = without_test_edits(patch, inst.test_patch)
-    err = apply_patch(env, kept, "model")
-    if err:
-        return Grade(**base, reason="patch_apply_failed", log=err, reverted_test_files=dropped)
+    hidden = inst.test_patch if inst.test_patch.strip() and not _embedded(inst.test_patch, inst.eval_script) else ""
+    files = {"model.diff": kept, "tests.diff": hidden, "setup.diff": setup_inst.setup_patch}
+    if inst.eval_script:
+        files["eval.sh"] = inst.eval_script
+    # Everything goes in at once and the checks share one command: each round trip costs ~0.1-0.3 s.
+    stage = _stage(env, {k: v for k, v in files.items() if v.strip()})
+    probes = (R2E_RUN_TESTS, "/r2e_tests", f"{env.workdir}/run_tests.sh")
+    res = env.execute(_prepare_script(setup_inst, stage, probes), cwd=env.workdir, timeout=SETUP_TIMEOUT)
+    if not res.ok:
+        return Grade(**base, reason="env_error", log=_prepare_error(res, setup_inst))
+    found = {line[len("R2E-PROBE "):].strip() for line in res.output.splitlines() if line.startswith("R2E-PROBE ")}
+    q = shlex.quote
+    if kept.strip():
+        res = env.execute(_apply_line(f"{stage}/model.diff"), cwd=env.workdir, timeout=SETUP_TIMEOUT)
+        if not res.ok:
+            return Grade(**base, reason="patch_apply_failed", log=res.output.strip()[-2000:],
+                         reverted_test_files=dropped)
     base.update(patch_applied=True, reverted_test_files=dropped)
-    if inst.test_patch.strip() and not _embedded(inst.test_patch, inst.eval_script):
-        err = apply_patch(env, inst.test_patch, "tests")
-        if err:
-            return Grade(**base, reason="test_patch_failed", log=err)
-    if inst.kind == "r2egym" and _exists(env, "/r2e_tests"):  # R2E-Gym keeps its hidden tests there
-        env.execute(f"rm -rf r2e_tests && cp -r /r2e_tests {shlex.quote(env.workdir)}/r2e_tests",
-                    cwd=env.workdir, timeout=SETUP_TIMEOUT)
+    steps = []
+    if hidden:
+        steps.append(_apply_line(f"{stage}/tests.diff") + " || exit 7")
+    if inst.kind == "r2egym" and "/r2e_tests" in found:  # R2E-Gym keeps its hidden tests there
+        steps.append(f"rm -rf r2e_tests && cp -r /r2e_tests {q(env.workdir)}/r2e_tests")
+    if steps:
+        res = env.execute("\n".join(steps), cwd=env.workdir, timeout=SETUP_TIMEOUT)
+        if not res.ok:
+            return Grade(**base, reason="test_patch_failed", log=res.output.strip()[-2000:])
     t0 = time.monotonic()
-    tests, log, code, timed_out, method = _run_eval(env, inst, timeout)
+    tests, log, code, timed_out, method = _run_eval(env, inst, timeout, stage, found)
     duration = time.monotonic() - t0
     base.update(tests=tests, log=log, exit_code=code, timed_out=timed_out, duration=duration, method=method)
     if inst.expected_output_json:
@@ -264,9 +301,9 @@ def _grade_in(env: Environment, inst: AgentInstance, patch: str, apply_setup: bo
     return Grade(**base, reason=reason)
 
 
-def _run_eval(env: Environment, inst: AgentInstance, timeout: float):
+def _run_eval(env: Environment, inst: AgentInstance, timeout: float, stage: str, found: set[str]):
     """(map, log, exit code, timed out, method) of the instance's eval."""
-    if not inst.eval_script and _exists(env, R2E_RUN_TESTS) and not inst.expected_output_json:
+    if not inst.eval_script and R2E_RUN_TESTS in found and not inst.expected_output_json:
         from installers.eval_run import EvalScript, run_eval_script
         from installers.eval_script import REPORT_PATH
 
@@ -276,19 +313,21 @@ def _run_eval(env: Environment, inst: AgentInstance, timeout: float):
         run = run_eval_script(env, script, ids)
         log = json.dumps(run.to_dict(), indent=1)
         return dict(run.tests), log, run.exit_code, run.timed_out, "report"
+    q = shlex.quote
     if inst.eval_script:
-        text = inst.eval_script
-    elif inst.kind == "r2egym" and _exists(env, f"{env.workdir}/run_tests.sh"):
-        text = f"cd {shlex.quote(env.workdir)} && bash run_tests.sh"
-    else:
-        files = sorted({t.split("::")[0] for t in inst.fail_to_pass + inst.pass_to_pass})
-        text = f"cd {shlex.quote(env.workdir)} && python -m pytest -rA " + " ".join(map(shlex.quote, files))
-    remote = f"/tmp/r2e-eval-{uuid.uuid4().hex[:8]}.sh"
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / "eval.sh"
-        local.write_text(text, encoding="utf-8")
-        env.copy_to(local, remote)
-    res = env.execute(f"bash {shlex.quote(remote)}", cwd=env.workdir, timeout=timeout)
+        command = f"bash {q(stage + '/eval.sh')}"
+    elif inst.kind == "r2egym" and f"{env.workdir}/run_tests.sh" in found:
+        command = "bash run_tests.sh"
+    else:  # no script named: pytest on the files the ids (or R2E-Gym's expected map) name
+        ids = inst.fail_to_pass + inst.pass_to_pass
+        if inst.expected_output_json:
+            try:
+                ids = tuple(str(k).split(" - ")[0] for k in json.loads(inst.expected_output_json))
+            except (json.JSONDecodeError, AttributeError):
+                ids = ()
+        files = sorted({t.split("::")[0] for t in ids})
+        command = "python -m pytest -rA " + " ".join(map(q, files))
+    res = env.execute(command, cwd=env.workdir, timeout=timeout)
     return parse_pytest_log(res.output), res.output, res.exit_code, res.timed_out, "log"
 
 
