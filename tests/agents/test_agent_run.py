@@ -220,3 +220,29 @@ def test_ctrl_c_removes_every_container_of_the_run(task_image, llm_server, tmp_p
     assert "Interrupted" in out and "Traceback" not in out
     left = run_labelled(docker_client, f"{exp}-")
     assert not left, (out, [(c["State"], c["Labels"]) for c in left])
+
+
+def test_a_setup_patch_is_hidden_from_the_agent_and_left_out_for_gold(task_image, docker_client):
+    """SWE-smith rows: `patch` makes the bug; the agent starts from it, committed out of sight; gold is without it."""
+    from harness.agents.evaluate import check_dataset
+    from harness.agents.grading import prepare_pristine
+
+    bug = ("diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -5,2 +5,2 @@\n"
+           " def mul(a, b):\n-    return a * b\n+    return a + b\n")
+    row = {"instance_id": "calc.swesmith.1", "repo": "calc", "base_commit": task_image.base_commit, "patch": bug,
+           "problem_statement": "mul adds", "image_name": "swesmith.x86_64.calc", "docker_image": task_image.image,
+           "FAIL_TO_PASS": ["tests/test_mul.py::test_mul"], "PASS_TO_PASS": []}
+    inst = normalise(row)
+    assert (inst.kind, inst.patch, inst.setup_patch) == ("swesmith", "", bug)
+    envs = EnvFactory("docker", client=docker_client)
+    env = envs(inst, "agent")
+    try:
+        assert prepare_pristine(env, inst) == ""
+        assert "return a + b" in env.execute("tail -1 calc.py").output
+        assert env.execute("git status --porcelain").output.strip() == ""  # nothing shows where the bug is
+        assert env.execute("git log --oneline | wc -l").output.strip() == "1"
+        assert env.execute("git reflog | wc -l").output.strip() == "0"
+    finally:
+        env.close()
+    [check] = check_dataset([inst], envs, runs=1, say=lambda m: None)
+    assert check.ok and (check.gold, check.empty) == ((1.0,), (0.0,))
