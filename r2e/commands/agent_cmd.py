@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -75,6 +76,8 @@ def _out(ctx, out) -> Path:
 @click.option("--answer-tokens", type=click.IntRange(min=1), default=None,
               help="Bound on each answer's tokens [default: 1024].")
 @click.option("--llm-timeout", type=POSITIVE_SECONDS, default=None, help="Seconds of model silence that count as no answer.")
+@click.option("--llm-max-failures", type=click.IntRange(min=0), default=None,
+              help="Failed model calls in a row after which the run makes no more (0: never stop) [default: 3].")
 @click.option("--step-timeout", type=POSITIVE_SECONDS, default=90.0, show_default=True,
               help="Seconds one command of the agent may run.")
 @click.option("--skip-existing", is_flag=True, help="Resume: keep the instances OUT/EXP/EXP.jsonl already holds.")
@@ -82,7 +85,7 @@ def _out(ctx, out) -> Path:
 @click.pass_context
 def run(ctx, dataset, exp, out, max_workers, backend, eval_timeout, k, start_idx, pattern, dataset_kind, split,
         max_steps, max_tokens, max_time, temperature, fn_calling, scaffold, model, base_url, answer_tokens,
-        llm_timeout, step_timeout, skip_existing, redo_errors) -> None:
+        llm_timeout, llm_max_failures, step_timeout, skip_existing, redo_errors) -> None:
     """Run an editing agent on every instance of DATASET and grade its patch in a fresh container."""
     from harness.agents.envs import EnvFactory
     from harness.agents.loop import AgentOptions
@@ -99,7 +102,8 @@ def run(ctx, dataset, exp, out, max_workers, backend, eval_timeout, k, start_idx
     if not model:
         raise R2EUsageError("no model: give --model (or set $R2E_MODEL)")
     config = LLMConfig.from_env_and_options(model=strip_provider(model), base_url=base_url, no_cache=True,
-                                            max_tokens=answer_tokens, timeout=llm_timeout)
+                                            max_tokens=answer_tokens, timeout=llm_timeout,
+                                            max_failures=llm_max_failures)
     config.api_key()  # a missing key is a usage error now, not 40 steps later in every worker
     secrets = secrets_of(config)
     files = RunFiles(_out(ctx, out), exp, scrub=lambda text: scrub(text, secrets))
@@ -111,6 +115,11 @@ def run(ctx, dataset, exp, out, max_workers, backend, eval_timeout, k, start_idx
     envs = EnvFactory(backend, run_id=f"{exp}-{uuid.uuid4().hex[:8]}")
     if backend == "docker":
         envs.client  # Docker unreachable: one line now
+    if skip_existing or redo_errors or not files.jsonl.exists():  # a refused run leaves the finished one as it was
+        files.write_json(files.dir / "run_config.json", {
+            "dataset": str(Path(dataset).resolve()), "instances": len(instances), "run_id": envs.run_id,
+            "model": model, "base_url": config.base_url, "backend": backend, "max_workers": max_workers,
+            "eval_timeout": eval_timeout, "agent": dataclasses.asdict(agent_opts)})
     summary = run_all(instances, LLMClient(config), envs, files, opts, say=lambda m: click.echo(scrub(m, secrets)))
     click.echo(markdown_table(summary), nl=False)
     click.echo(f"results: {files.dir}")
