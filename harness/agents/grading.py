@@ -33,7 +33,9 @@ START_MARK, END_MARK = ">>>>> Start Test Output", ">>>>> End Test Output"
 _SUMMARY = re.compile(r"^=+ short test summary info =+\s*$")
 _RULE = re.compile(r"^=+ .* =+\s*$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*\.py$|_tests?\.py$|(^|/)conftest\.py$")
+# `testing/` is left out on purpose: numpy.testing and friends are source code.
+_TEST_PATH = re.compile(r"(^|/)tests?/|(^|/)test_[^/]*\.py$|_tests?\.py$|(^|/)conftest\.py$")
+_VERBOSE = re.compile(r"^(\S+::\S.*?) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)(?:\s+\[\s*\d+%\])?$")
 _DIFF_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
 
 
@@ -180,7 +182,8 @@ def apply_patch(env: Environment, patch: str, name: str) -> str:
 
 # -- the verdict ----------------------------------------------------------------------------------
 def parse_pytest_log(log: str) -> dict[str, str]:
-    """Per-test statuses from pytest `-rA` lines (`PASSED tests/x.py::t`, `FAILED id - message`).
+    """Per-test statuses from pytest `-rA` lines (`PASSED tests/x.py::t`, `FAILED id - message`), or from
+    `-v` lines (`tests/x.py::t PASSED [ 50%]`) when there is no -rA summary.
 
     Only pytest's own summary is read when it is there (after its last "short test summary info" rule,
     up to the next rule), and only between SWE-bench's start/end marks when those are printed: lines
@@ -201,6 +204,10 @@ def parse_pytest_log(log: str) -> dict[str, str]:
     tests: dict[str, str] = {}
     for line in lines:
         line = line.strip()
+        verbose = None if starts else _VERBOSE.match(line)  # no -rA summary: `tests/x.py::t PASSED [ 50%]`
+        if verbose:
+            tests[verbose.group(1)] = "FAILED" if verbose.group(2) == "XPASS" else verbose.group(2)
+            continue
         word, _, rest = line.partition(" ")
         if word not in STATUS_WORDS or not rest.strip():
             continue

@@ -112,6 +112,8 @@ def test_log_parsing_reads_pytest_summary_only():
     marked = ("PASSED t.py::outside\n>>>>> Start Test Output\n\x1b[32mPASSED\x1b[0m t.py::inside\n"
               ">>>>> End Test Output\nPASSED t.py::after\n")
     assert parse_pytest_log(marked) == {"t.py::inside": "PASSED"}
+    verbose = "t.py::a PASSED [ 50%]\nt.py::b[x y] FAILED [100%]\nprint PASSED t.py::c\n"
+    assert parse_pytest_log(verbose) == {"t.py::a": "PASSED", "t.py::b[x y]": "FAILED"}
 
 
 def test_verdicts_follow_swebench_and_r2egym_rules():
