@@ -32,12 +32,14 @@ def is_error(record: dict) -> bool:
 
 
 def error_class(record: dict) -> str:
-    """`LLMError` for 'LLMError: ...', else the exit reason (llm_error, env_error...)."""
-    text = str(record.get("error") or "")
-    head = text.split(":", 1)[0].strip()
-    if record.get("exit_reason") == "error" and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", head or "-"):
+    """llm_error / env_error, else the exception class an error starts with ('GradingError: ...'), else 'error'."""
+    reason = str(record.get("exit_reason") or "")
+    if reason in ("llm_error", "env_error"):
+        return reason
+    head = str(record.get("error") or "").split(":", 1)[0].strip()
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", head or "-"):
         return head
-    return str(record.get("exit_reason") or "error")
+    return reason or "error"
 
 
 class RunFiles:

@@ -71,17 +71,24 @@ def run_instance(inst: AgentInstance, client, envs: EnvFactory, files: RunFiles,
     patch = traj.output_patch or ""
     files.write_text(folder / "output_patch.diff", patch)
     g: Grade | None = None
-    if traj.exit_reason not in ("env_error",):
+    traj.reward = 0.0
+    if traj.exit_reason != "env_error":
         t0 = time.monotonic()
-        g = grade(inst, patch, envs, timeout=opts.eval_timeout)
+        try:
+            g = grade(inst, patch, envs, timeout=opts.eval_timeout)
+        except RunInterrupted:
+            raise
+        except Exception as exc:  # the grader's environment failed: the trajectory is kept, marked as an error
+            traj.error = traj.error or f"GradingError: {type(exc).__name__}: {exc}"[:2000]
+            log(f"grading failed: {type(exc).__name__}: {exc}")
+        else:
+            traj.reward = g.reward
+            traj.test_output = _clip(g.log)
+            files.write_text(folder / "test_output.log", g.log)
+            files.write_json(folder / "report.json", g.report())
         traj.reward_calc_time = round(time.monotonic() - t0, 3)
-        traj.reward = g.reward
-        traj.test_output = _clip(g.log)
-        files.write_text(folder / "test_output.log", g.log)
-        files.write_json(folder / "report.json", g.report())
-        log(f"graded: reward {g.reward} ({g.reason}, {traj.reward_calc_time:.1f} s)")
-    else:
-        traj.reward = 0.0
+        if g is not None:
+            log(f"graded: reward {g.reward} ({g.reason}, {traj.reward_calc_time:.1f} s)")
     record = traj.to_dict()
     files.write_json(folder / "history.json", traj.history_record())
     files.write_json(folder / "metadata.json", {

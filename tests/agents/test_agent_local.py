@@ -77,3 +77,33 @@ def test_429_and_500_are_retried_within_bounds_and_redo_errors_runs_failures_aga
     lines = files.jsonl.read_text().splitlines()
     assert [json.loads(line)["instance_id"] for line in lines] == ["calc-1", "calc-2"]
     assert json.loads(lines[1])["exit_reason"] == "agent" and len(llm_server.requests) == 7
+
+
+def test_a_grader_that_cannot_start_keeps_the_trajectory_as_an_error(tmp_path, llm_server, monkeypatch):
+    from harness.agents.dataset import normalise
+    from harness.agents.envs import EnvFactory
+    from harness.agents.outputs import RunFiles
+    from harness.agents.run import RunOptions, run_all
+    from r2e.llm import LLMClient, LLMConfig
+
+    class NoGrader(EnvFactory):
+        def __call__(self, inst, purpose):
+            if purpose == "grade":
+                raise OSError("no room for another container")
+            return super().__call__(inst, purpose)
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    repo = tmp_path / "calc"
+    base = make_git_repo(repo, {"calc.py": BUGGY})
+    inst = normalise({"instance_id": "calc-1", "repo": "calc", "base_commit": base, "docker_image": "unused",
+                      "problem_statement": "add subtracts", "repo_path": str(repo), "FAIL_TO_PASS": ["t.py::t"]})
+    llm_server.script(call("execute_bash", cmd="sed -i 's/a - b/a + b/' calc.py"), call("finish", command="submit"))
+    files = RunFiles(tmp_path / "out", "g")
+    summary = run_all([inst], LLMClient(LLMConfig(model="m", base_url=llm_server.base_url)), NoGrader("local"), files,
+                      RunOptions(exp="g", out=tmp_path / "out", model_name="m"), say=lambda m: None)
+    [record] = files.load()
+    assert (record["exit_reason"], record["reward"], len(record["trajectory_steps"])) == ("agent", 0.0, 2)
+    assert record["error"] == "GradingError: OSError: no room for another container"
+    assert "+    return a + b" in record["output_patch"] and summary["errors"] == {"GradingError": 1}
