@@ -8,6 +8,7 @@ stop at their next model call, and removes every container carrying the run's la
 from __future__ import annotations
 
 import concurrent.futures as cf
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -63,8 +64,9 @@ class _StoppableClient:
 
 def run_instance(inst: AgentInstance, client, envs: EnvFactory, files: RunFiles, opts: RunOptions) -> dict:
     """One instance start to end: agent container, patch, fresh grading container, files. Returns the record."""
-    log = files.logger(inst.instance_id)
     folder = files.instance_dir(inst.instance_id)
+    shutil.rmtree(folder, ignore_errors=True)  # what a killed or redone run left: this run's files only
+    log = files.logger(inst.instance_id)
     started = time.time()
     log(f"instance {inst.instance_id} ({inst.docker_image})")
     traj = _agent(inst, client, envs, opts, log)
