@@ -82,10 +82,12 @@ def _out(ctx, out) -> Path:
               help="Seconds one command of the agent may run.")
 @click.option("--skip-existing", is_flag=True, help="Resume: keep the instances OUT/EXP/EXP.jsonl already holds.")
 @click.option("--redo-errors", is_flag=True, help="With --skip-existing: run the ones that ended in an error again.")
+@click.option("--allow-unisolated-local", is_flag=True,
+              help="With --backend local and no sandbox (bubblewrap) on this host, still run the agent's commands here.")
 @click.pass_context
 def run(ctx, dataset, exp, out, max_workers, backend, eval_timeout, k, start_idx, pattern, dataset_kind, split,
         max_steps, max_tokens, max_time, temperature, fn_calling, scaffold, model, base_url, answer_tokens,
-        llm_timeout, llm_max_failures, step_timeout, skip_existing, redo_errors) -> None:
+        llm_timeout, llm_max_failures, step_timeout, skip_existing, redo_errors, allow_unisolated_local) -> None:
     """Run an editing agent on every instance of DATASET and grade its patch in a fresh container."""
     from harness.agents.envs import EnvFactory
     from harness.agents.loop import AgentOptions
@@ -105,6 +107,10 @@ def run(ctx, dataset, exp, out, max_workers, backend, eval_timeout, k, start_idx
                                             max_tokens=answer_tokens, timeout=llm_timeout,
                                             max_failures=llm_max_failures)
     config.api_key()  # a missing key is a usage error now, not 40 steps later in every worker
+    if backend == "local":
+        from installers.cli_options import guard_local_llm
+
+        guard_local_llm(config, backend, allow_unisolated_local)
     secrets = secrets_of(config)
     files = RunFiles(_out(ctx, out), exp, scrub=lambda text: scrub(text, secrets))
     agent_opts = AgentOptions(scaffold=scaffold, fn_calling=fn_calling, max_steps=max_steps, max_tokens=max_tokens,
