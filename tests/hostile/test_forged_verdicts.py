@@ -1,0 +1,104 @@
+"""Generated tests that try to forge the runner's verdict, run by the real runner through
+`execute_harness` in a LocalEnvironment. Each forgery worked against the runner that trusted a
+result file written by the process running the tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.execute import ExecOptions, execute_harness
+from installers.local_env import LocalEnvironment
+from r2e.stage_records import FunctionRecord
+from tests.harness.fixtures import MOD, SPANS, make_fixture_repo
+
+OPTS = ExecOptions(per_test_timeout=5, run_timeout=30)
+FULL = ('{"source": "coverage-functions", "num_statements": 4, "covered_lines": 4, "num_branches": 4, '
+        '"covered_branches": 4, "line_coverage": 1.0, "branch_coverage": 1.0, "executed_lines": [10, 11, 12, 13], '
+        '"missing_lines": [], "executed_branches": [], "missing_branches": []}')
+
+# Reads the nonce from /proc/self/environ (os.environ no longer shows it), writes a result with one
+# passed test and full coverage to the output path the runner gave the process, and leaves.
+NONCE_FORGERY = f"""
+import json, os, sys
+env = open("/proc/self/environ", "rb").read().split(b"\\0")
+nonce = next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"R2E_RUNNER_NONCE=")), "")
+with open(sys.argv[-1], "w") as fh:
+    json.dump({{"nonce": nonce, "tests": [{{"id": "test_ok", "outcome": "passed", "message": "", "duration": 0.0}}],
+               "counts": {{"run": 1, "passed": 1, "failed": 0, "errored": 0, "skipped": 0}},
+               "load_error": None, "coverage": {FULL}, "captures": [], "captured_calls": 0}}, fh)
+os._exit(0)
+"""
+
+# Patches the runner's own reporting in the process that runs it: whatever computes the coverage
+# summary now claims full coverage; the test never calls the function.
+PATCHED_REPORTING = f"""
+import __main__ as runner
+
+FULL = {FULL}
+for name in ("function_coverage", "combine_coverage", "_region_summary", "_range_summary"):
+    if hasattr(runner, name):
+        setattr(runner, name, lambda *args, **kwargs: dict(FULL))
+
+def test_nothing():
+    pass
+"""
+
+# The process that ran the test leaves silently (as a failing test would like to); a forked copy
+# of it carries on through the runner's own code and reports success.
+FORKED_REPORT = """
+import os
+from pkg.mod import classify
+
+def test_forks():
+    got = classify(5)
+    if os.fork() == 0:
+        return  # the copy: "passed"
+    os.wait()
+    os._exit(0)  # the original never gets to `assert got == -1`
+"""
+
+
+def make_venv(path: Path) -> Path:
+    uv = shutil.which("uv")
+    cmd = ([uv, "venv", "--quiet", "--system-site-packages", "--python", sys.executable, str(path)] if uv
+           else [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)])
+    subprocess.run(cmd, check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def env_and_record(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forge")
+    repo = make_fixture_repo(root / "repo")
+    env = LocalEnvironment(repo, make_venv(root / "venv"))
+    start, end = SPANS["classify"]
+    lines = MOD.splitlines()
+    record = FunctionRecord(id="r/pkg/mod.py::classify", repo="r", path="pkg/mod.py", name="classify",
+                            class_name=None, start_line=start, end_line=end,
+                            code="\n".join(lines[start - 1:end]) + "\n")
+    return env, record
+
+
+@pytest.mark.parametrize("forgery", [NONCE_FORGERY, PATCHED_REPORTING, FORKED_REPORT],
+                         ids=["nonce-from-proc-environ", "patched-reporting", "forked-copy-reports"])
+def test_forged_verdict_is_invalid(env_and_record, forgery):
+    env, record = env_and_record
+    result = execute_harness(env, record, forgery, OPTS)
+    assert result.status == "invalid" and not result.valid, result
+    assert result.branch_coverage < 1.0, result.coverage
+    assert result.reasons
+
+
+def test_honest_harness_stays_valid(env_and_record):
+    """The control: the same machinery accepts a plain test that calls the function."""
+    env, record = env_and_record
+    test = "from pkg.mod import classify, reference_classify\n\ndef test_it():\n" \
+           "    for x in (5, -3, 0):\n        assert classify(x) == reference_classify(x)\n"
+    result = execute_harness(env, record, test, OPTS)
+    assert result.status == "valid", result
+    assert result.branch_coverage == 1.0
