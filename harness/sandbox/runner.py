@@ -631,6 +631,7 @@ def combine_coverage(spec, blobs, errors):
         return {"source": "none", "error": (errors[0] if errors else "the tests sent no coverage data")}
     cov = coverage.Coverage(branch=True, include=[module_file], data_file=None)
     data = cov.get_data()
+    data.add_arcs({module_file: set()})  # branch data even when no line of the module ran
     for blob in blobs:
         part = CoverageData(no_disk=True)
         part.loads(base64.b64decode(blob))
@@ -643,11 +644,13 @@ def function_coverage(cov, spec, module_file):
     fd, tmp = tempfile.mkstemp(prefix="r2e-coverage-", suffix=".json")
     os.close(fd)
     try:
-        cov.json_report(outfile=tmp, include=[module_file])
+        # the module named: a module no test ran is reported (0 lines), not "no data"
+        cov.json_report(morfs=[module_file], outfile=tmp, include=[module_file])
         with open(tmp) as fh:
             report = json.load(fh)
     finally:
-        os.unlink(tmp)
+        if os.path.exists(tmp):  # coverage removes its output when the report fails
+            os.unlink(tmp)
     files = report.get("files", {})
     data = None
     for fname, fdata in files.items():
