@@ -302,6 +302,18 @@ def run_one(test, per_test_timeout):
 
 # --------------------------------------------------------------------------- pipes
 
+def seal_process():
+    """Make this process non-dumpable: processes of the same user without CAP_SYS_PTRACE (whatever
+    a test leaves running) can no longer open its /proc/PID/fd pipes, read or write its memory, or
+    ptrace it. Linux only; elsewhere the pipes are merely unnamed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:
+        pass
+
+
 def _send(fd, record):
     """One JSON line on a pipe (loops: a record may exceed the pipe's atomic write size)."""
     data = (json.dumps(record) + "\n").encode("utf-8")
@@ -409,6 +421,7 @@ def test_process(spec, index, capture, out_fd):
 
 def zygote_main(spec_fd, report_fd):
     """Import the module, install the target, then fork one test process per test (see the top)."""
+    seal_process()  # before any repo code runs: the test processes it forks stay sealed out too
     with os.fdopen(spec_fd, "rb") as fh:
         spec = json.loads(fh.read().decode("utf-8"))
     me = os.getpid()
@@ -587,29 +600,46 @@ def run_child(spec, run_timeout):
 
 
 def parse_records(records, zygote_pid, exit_code):
-    """(parsed run, problem) from the zygote's records; parsed is None when the run has no result."""
-    records = [r for r in records if r.get("zygote") == zygote_pid]
+    """(parsed run, problem) from the zygote's records; parsed is None when the run has no result.
+
+    The records must come as the zygote writes them: a load error, or the test ids, each test once
+    in order, then the end. Anything else (a record injected into the channel) voids the run."""
     parsed = {"tests": [], "load_error": None, "captures": [], "captured_calls": 0, "coverage_data": [],
               "coverage_errors": []}
-    ended = False
-    for record in records:
-        kind = record.get("kind")
-        if kind == "load_error":
-            parsed["load_error"] = _clip(str(record.get("error")), MESSAGE_LIMIT)
-        elif kind == "test":
-            parsed["tests"].append({"id": str(record.get("id")), "outcome": record.get("outcome"),
-                                    "message": _clip(str(record.get("message") or ""), MESSAGE_LIMIT),
-                                    "duration": record.get("duration")})
-            parsed["captures"].extend(record.get("captures") or [])
-            parsed["captured_calls"] += int(record.get("captured_calls") or 0)
-            if record.get("coverage"):
-                parsed["coverage_data"].append(record["coverage"])
-            if record.get("coverage_error"):
-                parsed["coverage_errors"].append(record["coverage_error"])
-        elif kind == "end":
-            ended = True
-    if parsed["load_error"] is not None:
+    if any(r.get("zygote") != zygote_pid for r in records):
+        return None, "a record on the runner's channel came from another process"
+    kinds = [r.get("kind") for r in records]
+    if kinds and kinds[0] == "load_error":
+        if len(records) != 1:
+            return None, "records after the load error"
+        parsed["load_error"] = _clip(str(records[0].get("error")), MESSAGE_LIMIT)
         return parsed, None
+    if not kinds or kinds[0] != "ids":
+        return None, "the run ended without reporting (exit code %s)" % exit_code
+    ids = records[0].get("ids")
+    if not isinstance(ids, list):
+        return None, "malformed test ids"
+    ended = False
+    for position, record in enumerate(records[1:]):
+        kind = record.get("kind")
+        if ended or kind not in ("test", "end"):
+            return None, "records out of order (%s after %s)" % (kind, "the end" if ended else "the tests")
+        if kind == "end":
+            if position != len(ids):
+                return None, "the run ended after %d of %d tests" % (position, len(ids))
+            ended = True
+            continue
+        if record.get("index") != position or position >= len(ids) or record.get("id") != ids[position]:
+            return None, "records out of order (test %r at position %d)" % (record.get("index"), position)
+        parsed["tests"].append({"id": str(record.get("id")), "outcome": record.get("outcome"),
+                                "message": _clip(str(record.get("message") or ""), MESSAGE_LIMIT),
+                                "duration": record.get("duration")})
+        parsed["captures"].extend(record.get("captures") or [])
+        parsed["captured_calls"] += int(record.get("captured_calls") or 0)
+        if record.get("coverage"):
+            parsed["coverage_data"].append(record["coverage"])
+        if record.get("coverage_error"):
+            parsed["coverage_errors"].append(record["coverage_error"])
     if not ended:
         if not parsed["tests"]:
             return None, "the run ended without reporting (exit code %s)" % exit_code
@@ -777,6 +807,7 @@ def coverage_importable():
 
 
 def parent_main(spec_path, out_path):
+    seal_process()
     started = time.time()
     with open(spec_path) as fh:
         spec = json.load(fh)

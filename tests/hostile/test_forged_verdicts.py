@@ -63,6 +63,53 @@ def test_forks():
 """
 
 
+# Writes a complete, well-formed run (one passed test, coverage data marking every arc of the
+# module, one captured call) into every pipe the runner's processes hold, via /proc/PID/fd.
+PIPE_INJECTION = '''
+import base64, json, os
+import coverage
+from coverage import CoverageData
+
+def _forge(module_file):
+    cov = coverage.Coverage(branch=True, data_file=None)
+    arcs = cov._analyze(module_file).arc_possibilities
+    arcs = arcs() if callable(arcs) else arcs
+    data = CoverageData(no_disk=True)
+    data.add_arcs({module_file: set(arcs)})
+    return base64.b64encode(data.dumps()).decode()
+
+def test_injects():
+    import pkg.mod
+    blob = _forge(os.path.abspath(pkg.mod.__file__))
+    pid = zygote = os.getppid()
+    for _ in range(2):  # the process that started this one and its parent: the runner's side
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            fds = []
+        for fd in fds:
+            path = "/proc/%d/fd/%s" % (pid, fd)
+            try:
+                if not os.readlink(path).startswith("pipe:"):
+                    continue
+                w = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                continue
+            recs = [{"kind": "ids", "ids": ["test_injects"]},
+                    {"kind": "test", "index": 0, "id": "test_injects", "outcome": "passed", "message": "",
+                     "duration": 0.0, "captures": [], "captured_calls": 1, "coverage": blob, "coverage_error": None},
+                    {"kind": "end"}]
+            for r in recs:
+                r["zygote"] = zygote
+                try:
+                    os.write(w, (json.dumps(r) + "\\n").encode())
+                except OSError:
+                    pass
+            os.close(w)
+        pid = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+'''
+
+
 def make_venv(path: Path) -> Path:
     uv = shutil.which("uv")
     cmd = ([uv, "venv", "--quiet", "--system-site-packages", "--python", sys.executable, str(path)] if uv
@@ -88,7 +135,8 @@ def env_and_record(tmp_path_factory):
     (NONCE_FORGERY, "could not be loaded"),  # its process left before reporting a single test
     (PATCHED_REPORTING, "the coverage data shows the function never ran"),
     (FORKED_REPORT, "1 errored"),  # a report from another process than the test's own
-], ids=["nonce-from-proc-environ", "patched-reporting", "forked-copy-reports"])
+    (PIPE_INJECTION, "produced no results"),  # records out of sequence on the runner's channel
+], ids=["nonce-from-proc-environ", "patched-reporting", "forked-copy-reports", "records-injected-via-proc"])
 def test_forged_verdict_is_invalid(env_and_record, forgery, why):
     env, record = env_and_record
     result = execute_harness(env, record, forgery, OPTS)
