@@ -371,9 +371,7 @@ def test_process(spec, index, capture, out_fd):
     module_file = spec["module_file"]
     cov = None
     try:
-        import coverage
-
-        cov = coverage.Coverage(branch=True, include=[module_file], data_file=None)
+        cov = _coverage_for(module_file)
         cov.start()
     except Exception as exc:
         report["coverage_error"] = "coverage unavailable: %s" % exc
@@ -417,6 +415,14 @@ def test_process(spec, index, capture, out_fd):
     exit_now(0 if outcome in ("passed", "skipped") else 1)  # no atexit handler of the test gets a say
 
 
+def _coverage_for(module_file):
+    import coverage
+
+    cov = coverage.Coverage(branch=True, include=[module_file], data_file=None)
+    cov.set_option("run:disable_warnings", ["no-data-collected", "module-not-measured"])
+    return cov
+
+
 # --------------------------------------------------------------------------- zygote
 
 def zygote_main(spec_fd, report_fd):
@@ -454,6 +460,13 @@ def zygote_main(spec_fd, report_fd):
     except BaseException:
         emit({"kind": "load_error", "error": _clip(traceback.format_exc(), MESSAGE_LIMIT)})
         os._exit(1)
+    try:  # coverage's lazy imports happen once here, not in every test process
+        warm = _coverage_for(module_file)
+        warm.start()
+        warm.stop()
+        warm.get_data().dumps()
+    except Exception:
+        pass  # each test process reports it unavailable
     sys.stdout.flush()
     sys.stderr.flush()
     per_test = float(spec.get("per_test_timeout", 30))
