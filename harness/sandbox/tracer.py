@@ -524,7 +524,8 @@ def replay_one_main(spec_path, trace_path, key, out_path):
     by_key = {t["key"]: t for t in spec["targets"]}
     setup_paths(spec, [by_key[key]])
     sys.path.append(_HERE)  # r2e_carve_compare, after the repo's own modules
-    os.chdir(tempfile.mkdtemp(prefix="r2e-carve-replay-"))
+    # inside the run's remote folder, which carving removes: no empty folders left in /tmp
+    os.chdir(tempfile.mkdtemp(prefix="r2e-carve-replay-", dir=os.path.dirname(os.path.abspath(out_path))))
     timeout = float(spec.get("replay_timeout", 10))
     entry = {"status": "no-samples", "kept": [], "dropped": {}, "examples": {}}
     if traced["samples"]:
