@@ -365,8 +365,7 @@ def test_process(spec, index, capture, out_fd):
     """Load the test file, run test number `index` under coverage, report it on `out_fd`, exit."""
     send = _send  # bound before any test code runs: a test that patches the module gets no say here
     getpid, exit_now = os.getpid, os._exit
-    pid = getpid()
-    report = {"kind": "test", "pid": pid, "index": index, "ids": None, "load_error": None,
+    report = {"kind": "test", "pid": None, "index": index, "ids": None, "load_error": None,
               "coverage": None, "coverage_error": None}
     module_file = spec["module_file"]
     cov = None
@@ -388,7 +387,7 @@ def test_process(spec, index, capture, out_fd):
     except BaseException:
         report["load_error"] = _clip(traceback.format_exc(), MESSAGE_LIMIT)
     report["ids"] = [t[0] for t in tests]
-    send(out_fd, {"kind": "loaded", "pid": pid, "ids": report["ids"], "load_error": report["load_error"]})
+    send(out_fd, {"kind": "loaded", "pid": getpid(), "ids": report["ids"], "load_error": report["load_error"]})
     outcome = None
     if report["load_error"] is None and index < len(tests):
         t0 = time.time()
