@@ -205,3 +205,28 @@ def test_verdict_rewritten_after_the_runner_is_invalid(env_and_record):
     result = execute_harness(env, record, LEFT_BEHIND_REWRITER, OPTS)
     assert result.status == "invalid" and not result.valid, result
     assert result.branch_coverage < 1.0
+
+
+from tests.harness.conftest import docker_build, fixture_exp  # noqa: E402,F401 - fixtures for the container run
+from tests.installers.conftest import docker_base  # noqa: E402,F401
+
+
+@pytest.mark.docker
+def test_forgeries_are_invalid_in_a_container(r2e_home, fixture_exp, docker_client, docker_build):
+    """The same forgeries against the runner inside the repo's container (root, no CAP_SYS_PTRACE:
+    the injected records do not even reach the runner's channel there)."""
+    from installers.environment_of_record import open_environment
+    from r2e.workspace import Workspace
+
+    _, records = fixture_exp(keep=lambda r: r.name == "classify")
+    env = open_environment(docker_build("x", Workspace(r2e_home)), network=False, name_hint="forge-test")
+    try:
+        # (a rewriter that loses the race to the copy leaves the honest verdict: never ran)
+        for forgery, whys in ((NONCE_FORGERY, ("could not be loaded",)), (PIPE_INJECTION, ("never ran",)),
+                              (LEFT_BEHIND_REWRITER, ("digest mismatch", "never ran"))):
+            result = execute_harness(env, records["classify"], forgery, OPTS)
+            assert result.status == "invalid" and not result.valid, result
+            assert result.branch_coverage < 1.0
+            assert any(why in r for r in result.reasons for why in whys), result.reasons
+    finally:
+        env.close()
