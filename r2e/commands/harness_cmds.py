@@ -209,6 +209,7 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
             llm_timeout, llm_max_failures, allow_unisolated_local, no_cache, n, temperature, save_chat, jobs, backend, timeout_per_task,
             timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
+    from harness.carve.carving import carve_options
     from harness.carve.select import CarveContext
     from harness.genexec import LoopOptions, check_resumable, genexec_pool, run_genexec
 
@@ -225,7 +226,7 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
                        llm=llm_params(config) if generator != "offline" else None)
     with genexec_pool(experiment, records, backend) as pool:  # carving and execution share the environments
         carve = CarveContext(experiment, records, pool, min_cov=min_cov, recarve=recarve, examples=carved_examples,
-                             echo=click.echo)
+                             echo=click.echo, options=carve_options(timeout_per_task, timeout_per_test))
         gen = make_generator(generator, config, n, temperature, carve=carve)
         uses_llm = config is not None and "offline" not in gen.name and gen.name != "carve"
         click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}"
