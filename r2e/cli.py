@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "build": "r2e.commands.build_cmd:build",
     "images": "r2e.commands.build_cmd:images",
     "carve": "r2e.commands.carve_cmd:carve",
+    "normalize": "r2e.commands.normalize_cmd:normalize",
 }
 
 
