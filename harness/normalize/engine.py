@@ -20,10 +20,11 @@ RUN_START, RUN_END = "@@R2E-NORMALIZE-RUN-START", "@@R2E-NORMALIZE-RUN-END"
 KILL_GRACE = 5
 
 
-def client():
+def client(timeout: float = 600):
+    """The local engine; `timeout` bounds one API call, and an eval series is one call (exec in a container)."""
     import docker
 
-    return docker.from_env(timeout=600)
+    return docker.from_env(timeout=int(timeout))
 
 
 class ImageProbe:

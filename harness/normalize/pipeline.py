@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -49,6 +50,12 @@ class Counter:
     def add(self) -> None:
         with self.lock:
             self.builds += 1
+
+
+def image_repo(instance_id: str) -> str:
+    """A Docker repository name for the instance: lower case, one dash between alphanumeric runs."""
+    safe = re.sub(r"[^a-z0-9]+", "-", instance_id.lower()).strip("-")[:80].strip("-") or "instance"
+    return f"{IMAGE_PREFIX}-{safe}"
 
 
 def instance_dir(output: Path, instance_id: str) -> Path:
@@ -145,6 +152,8 @@ class Normalizer:
             if self.probe.available(image):
                 base = base or image
                 continue
+            if self.inst.dockerfile is None:  # the instance's own image: no base stands in for its repository
+                raise CheckFailed("base_unavailable", f"docker_image {image} is not here and cannot be pulled")
             local = next((c for c in df.base_candidates(image) if self.probe.available(c, pull=False)), None)
             if local is None:
                 raise CheckFailed("base_unavailable",
@@ -228,7 +237,7 @@ class Normalizer:
     def _build(self, state: State, work: Path) -> str:
         text = state.dockerfile
         seed = json.dumps([text, self.inst.base_commit if self.repo_copy else ""]).encode()
-        tag = f"{IMAGE_PREFIX}-{sanitize(self.inst.instance_id).lower()[:80]}:{hashlib.sha256(seed).hexdigest()[:16]}"
+        tag = f"{image_repo(self.inst.instance_id)}:{hashlib.sha256(seed).hexdigest()[:16]}"
         if self.probe.exists(tag):
             self._check("build", True, f"{tag} exists (nothing changed)")
             return tag

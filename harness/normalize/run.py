@@ -47,7 +47,8 @@ def run_normalize(input_path: Path, settings: Settings, *, workers: int = 2, ski
     skipped = sum(1 for i in items if isinstance(i, Instance)) - len(todo)
     counter = Counter()
     if todo:
-        probe = engine.ImageProbe(engine.client())
+        series = settings.runs * (settings.eval_timeout + engine.KILL_GRACE) + 120
+        probe = engine.ImageProbe(engine.client(max(600.0, series)))
 
         def one(inst: Instance) -> dict:
             return Normalizer(inst, settings, probe, counter).run()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from installers.test_results import STATUSES, read_report
 
 PASSED = "PASSED"
+KEPT = ("PASSED", "SKIPPED")  # as SWE-bench grades: a skipped PASS_TO_PASS test is fine, a skipped FAIL_TO_PASS is not
 _ALIASES = {"XPASS": PASSED, "XFAIL": "XFAIL", "ERROR": "ERROR", "FAILED": "FAILED", "SKIPPED": "SKIPPED",
             "PASSED": PASSED}
 _SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\s+(\S+?)(?:\s+-\s.*)?\s*$")
@@ -90,7 +91,7 @@ def judge_patched(gold: list[dict[str, str]], empty: list[dict[str, str]],
         bad = [t for t in f2p_kept if run.get(t) != PASSED]
         if bad:
             return Verdict(**base, reason="gold_fails", detail=f"with the gold patch {_few(bad)} do(es) not pass")
-        broken = [t for t in p2p_kept if run.get(t) != PASSED]
+        broken = [t for t in p2p_kept if run.get(t) not in KEPT]
         if broken:
             return Verdict(**base, reason="gold_fails", detail=f"with the gold patch PASS_TO_PASS {_few(broken)} fail(s)")
     for run in empty:
@@ -108,7 +109,7 @@ def judge_plain(runs: list[dict[str, str]], f2p: tuple[str, ...] | None, p2p: tu
     if not any(runs):
         return Verdict(**base, reason="eval_no_tests", detail="the eval log names no test with a status")
     for run in runs:
-        broken = [t for t in base["pass_to_pass"] if run.get(t) != PASSED]
+        broken = [t for t in base["pass_to_pass"] if run.get(t) not in KEPT]
         if broken:
             return Verdict(**base, reason="p2p_fails", detail=f"PASS_TO_PASS {_few(broken)} fail(s) at base_commit")
     return Verdict(**base)

@@ -1,3 +1,5 @@
 """The Docker fixtures of tests/installers (a reachable engine, the minimal local base), shared here."""
 
-from tests.installers.conftest import docker_base  # noqa: F401  (a fixture, used by name)
+import tests.installers.conftest as _installers
+
+docker_base = _installers.docker_base  # a fixture, found by name

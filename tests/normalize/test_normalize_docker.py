@@ -38,7 +38,7 @@ def batch(tmp_path_factory, docker_client, docker_base):
     result = normalize(root / "home", str(instances), "--output", str(out), "--repos", str(repos),
                        "--eval-timeout", "10", "--max-workers", "2", "--no-llm")
     yield root, repos, instances, out, result
-    for image in docker_client.images.list(name="r2e-normalize-fx_*"):
+    for image in docker_client.images.list(name="r2e-normalize-fx-*"):
         for tag in image.tags:
             try:
                 docker_client.images.remove(tag, force=True)

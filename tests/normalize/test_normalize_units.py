@@ -8,7 +8,6 @@ import pytest
 
 from harness.normalize import dockerfile as df
 from harness.normalize.instances import load_instances
-from harness.normalize.records import BadRow, Instance
 from harness.normalize.repair import parse_reply
 from harness.normalize.testlog import judge_patched, judge_plain, parse_log, parse_run
 from r2e.errors import R2EUsageError
@@ -79,6 +78,9 @@ def test_grading_gold_empty_and_flaky():
     assert (derived.fail_to_pass, derived.pass_to_pass, derived.derived) == (("f", "z"), ("p",), True)
     assert judge_plain([{}, {}], None, None).reason == "eval_no_tests"
     assert judge_plain([{"p": "FAILED"}] * 2, None, ("p",)).reason == "p2p_fails"
+    skipped = [{"f": "PASSED", "p": "SKIPPED"}] * 2  # a skipped PASS_TO_PASS is fine, a skipped FAIL_TO_PASS is not
+    assert judge_patched(skipped, empty, ("f",), ("p",)).reason is None
+    assert judge_patched([{"f": "SKIPPED"}] * 2, empty, ("f",), ()).reason == "gold_fails"
 
 
 def test_model_reply_is_one_fenced_block():
@@ -95,3 +97,26 @@ def test_cli_bad_input_is_one_line(cli, tmp_path):
     bad.write_text("[1,")
     result = cli("normalize", str(bad), "--output", str(tmp_path / "o"), "--no-llm")
     assert result.exit_code == 2 and "not valid JSON" in result.output
+
+
+class _NoImages:
+    """An engine with no image at all and no registry."""
+
+    client = None
+
+    def available(self, name, pull=True):
+        return False
+
+
+def test_no_base_to_substitute_fails_with_its_reason(tmp_path):
+    from harness.normalize.pipeline import Counter, Normalizer, Settings, image_repo
+    from harness.normalize.records import Instance
+
+    settings = Settings(output=tmp_path)
+    for dockerfile, image, words in (("FROM python:3.12\n", None, "no R2E base"),
+                                     (None, "swebench/sweb.eval.x86_64.a:latest", "docker_image")):
+        inst = Instance("o__a-1", "o/a", "abc", dockerfile, image, "pytest", raw={"instance_id": "o__a-1"})
+        result = Normalizer(inst, settings, _NoImages(), Counter()).run()
+        assert (result["status"], result["reason"]) == ("failed", "base_unavailable") and words in result["detail"]
+    assert json.loads(next(tmp_path.glob("instances/o_a-1-*/result.json")).read_text())["reason"] == "base_unavailable"
+    assert image_repo("Django__Django-1.2_x") == "r2e-normalize-django-django-1-2-x"
