@@ -136,6 +136,16 @@ def rewrite_clones(dockerfile: str, repo: str) -> tuple[str, list[str], list[str
     return render(out), notes, dests
 
 
+def context_copies(dockerfile: str) -> list[str]:
+    """Where `COPY r2e-repo/ DEST` steps put the repository copy."""
+    out = []
+    for ins in instructions(dockerfile):
+        words = ins.text.split()
+        if ins.keyword == "COPY" and len(words) == 3 and words[1].rstrip("/") == CONTEXT_REPO:
+            out.append(words[2])
+    return out
+
+
 def _clone_target(part: str, repo: str) -> str | None:
     try:
         words = shlex.split(part)

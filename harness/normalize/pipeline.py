@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.normalize import dockerfile as df
@@ -168,6 +168,7 @@ class Normalizer:
         # Excludes go in with the first build: every repository wants them, and a build saved is seconds saved.
         state = State(core=text, eval_script=eval_script, notes=notes, base=base,
                       excludes=[git_exclude_command(TESTBED)], excluded=list(git_exclude_lines()))
+        dests = dests + df.context_copies(text)  # an edited Dockerfile shows our COPY, not the clone
         nested = [d.rstrip("/") for d in dests if d.startswith(TESTBED + "/")]
         if nested:  # cloned below /testbed: known before any build
             self._move(state, nested[0])
@@ -204,7 +205,8 @@ class Normalizer:
         notes = state.notes + [f"LLM iteration {iteration}: the model's {kind.replace('_', ' ')} edit"]
         if kind == "dockerfile":
             return self._prepare(df.strip_tail(text, state.dockerfile), state.eval_script, notes, self.work)
-        return State(core=state.core, eval_script=text, notes=notes, base=state.base)
+        return replace(state, eval_script=text, notes=notes, moves=list(state.moves), excludes=list(state.excludes),
+                       excluded=list(state.excluded))
 
     # ---- the checks
 

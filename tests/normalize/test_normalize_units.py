@@ -8,6 +8,7 @@ import pytest
 
 from harness.normalize import dockerfile as df
 from harness.normalize.instances import load_instances
+from harness.normalize.records import Instance
 from harness.normalize.repair import parse_reply
 from harness.normalize.testlog import judge_patched, judge_plain, parse_log, parse_run
 from r2e.errors import R2EUsageError
@@ -110,7 +111,6 @@ class _NoImages:
 
 def test_no_base_to_substitute_fails_with_its_reason(tmp_path):
     from harness.normalize.pipeline import Counter, Normalizer, Settings, image_repo
-    from harness.normalize.records import Instance
 
     settings = Settings(output=tmp_path)
     for dockerfile, image, words in (("FROM python:3.12\n", None, "no R2E base"),
@@ -120,3 +120,23 @@ def test_no_base_to_substitute_fails_with_its_reason(tmp_path):
         assert (result["status"], result["reason"]) == ("failed", "base_unavailable") and words in result["detail"]
     assert json.loads(next(tmp_path.glob("instances/o_a-1-*/result.json")).read_text())["reason"] == "base_unavailable"
     assert image_repo("Django__Django-1.2_x") == "r2e-normalize-django-django-1-2-x"
+
+
+def test_model_edits_keep_the_deterministic_fixes(tmp_path):
+    from harness.normalize.pipeline import Counter, Normalizer, Settings
+
+    class _Here(_NoImages):
+        def available(self, name, pull=True):
+            return name == "r2e-base:py3.11-min"
+
+    inst = Instance("o__a-1", "o/a", "abc", "FROM r2e-base:py3.11-min\n", None, "cd /testbed/pkg && pytest",
+                    raw={"instance_id": "o__a-1"})
+    norm = Normalizer(inst, Settings(output=tmp_path), _Here(), Counter())
+    norm.work = tmp_path
+    edited = "FROM r2e-base:py3.11-min\nCOPY r2e-repo/ /testbed/pkg/\nRUN echo model\n"
+    state = norm._prepare(edited, inst.eval_script, [], tmp_path)
+    assert state.moves and state.eval_script == "cd /testbed && pytest"  # the copy's place is seen in the edit
+    again = norm._apply_edit(state, ("eval_script", "cd /testbed && pytest -x\n"), 1)
+    assert again.dockerfile == state.dockerfile and again.moves == state.moves
+    redo = norm._apply_edit(state, ("dockerfile", state.dockerfile.replace("RUN echo model", "RUN echo fixed")), 2)
+    assert redo.dockerfile.count(df.TAIL_MARK) == 1 and "RUN echo fixed" in redo.dockerfile
