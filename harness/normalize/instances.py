@@ -21,7 +21,7 @@ def load_instances(path: Path) -> list[Instance | BadRow]:
         item = parse_row(index, row)
         if isinstance(item, Instance):
             if item.instance_id in seen:
-                item = BadRow(index, item.instance_id, f"duplicate instance_id {item.instance_id!r}")
+                item = BadRow(index, item.instance_id, f"duplicate instance_id {item.instance_id!r}", item.raw)
             seen.add(item.instance_id)
         out.append(item)
     return out
@@ -64,7 +64,7 @@ def parse_row(index: int, row: Any) -> Instance | BadRow:
         return BadRow(index, f"#{index}", f"row {index} is not a JSON object")
     iid = row.get("instance_id")
     if not isinstance(iid, str) or not iid.strip():
-        return BadRow(index, f"#{index}", f"row {index} has no instance_id")
+        return BadRow(index, f"#{index}", f"row {index} has no instance_id", dict(row))
     try:
         for key in ("repo", "base_commit"):
             if not isinstance(row.get(key), str) or not row[key].strip():
@@ -82,7 +82,7 @@ def parse_row(index: int, row: Any) -> Instance | BadRow:
             eval_script=eval_script, patch=_text(row, "patch"), test_patch=_text(row, "test_patch"),
             fail_to_pass=_test_list(row, "FAIL_TO_PASS"), pass_to_pass=_test_list(row, "PASS_TO_PASS"), raw=dict(row))
     except ValueError as exc:
-        return BadRow(index, iid, f"{iid}: {exc}")
+        return BadRow(index, iid, f"{iid}: {exc}", dict(row))
 
 
 def _script_from_command(row: dict) -> str:

@@ -48,6 +48,7 @@ class BadRow:
     index: int
     instance_id: str
     reason: str  # one line
+    raw: dict[str, Any] = field(default_factory=dict)  # the row, when it was an object
 
 
 class CheckFailed(Exception):

@@ -11,6 +11,7 @@ from harness.normalize import engine
 from harness.normalize.instances import load_instances
 from harness.normalize.pipeline import Counter, Normalizer, Settings, instance_dir
 from harness.normalize.records import BadRow, Instance
+from r2e.errors import R2EError
 from r2e.fsio import atomic_write_json, read_json
 from r2e.pool import run_pool
 
@@ -31,9 +32,9 @@ def run_normalize(input_path: Path, settings: Settings, *, workers: int = 2, ski
     for item in items:
         if isinstance(item, BadRow):
             log(f"skipped row {item.index}: {item.reason}")
-            results[item.instance_id] = {"instance_id": item.instance_id, "status": "failed",
+            results[f"#{item.index}"] = {"instance_id": item.instance_id, "status": "failed",
                                          "reason": "invalid_instance", "detail": item.reason,
-                                         "entry": {"instance_id": item.instance_id,
+                                         "entry": {**item.raw, "instance_id": item.instance_id,
                                                    "failure_reason": "invalid_instance",
                                                    "failure_detail": item.reason}}
             continue
@@ -48,7 +49,13 @@ def run_normalize(input_path: Path, settings: Settings, *, workers: int = 2, ski
     counter = Counter()
     if todo:
         series = settings.runs * (settings.eval_timeout + engine.KILL_GRACE) + 120
-        probe = engine.ImageProbe(engine.client(max(600.0, series)))
+        try:
+            dclient = engine.client(max(600.0, series))
+            dclient.ping()
+        except Exception as exc:
+            raise R2EError(f"no Docker engine reachable ({type(exc).__name__}): r2e normalize builds images "
+                           "locally") from None
+        probe = engine.ImageProbe(dclient)
 
         def one(inst: Instance) -> dict:
             return Normalizer(inst, settings, probe, counter).run()
@@ -70,7 +77,7 @@ def run_normalize(input_path: Path, settings: Settings, *, workers: int = 2, ski
                                          "reason": "internal_error", "detail": detail,
                                          "entry": {**inst.raw, "failure_reason": "internal_error",
                                                    "failure_detail": detail}}
-    order = [i.instance_id for i in items]
+    order = [f"#{i.index}" if isinstance(i, BadRow) else i.instance_id for i in items]
     ordered = [results[iid] for iid in dict.fromkeys(order) if iid in results]
     transferred = [r["entry"] for r in ordered if r["status"] == "transferred"]
     failed = [r["entry"] for r in ordered if r["status"] != "transferred"]

@@ -39,7 +39,7 @@ def normalize(ws: Workspace, input_path, output, max_iterations, eval_timeout, m
     """
     from harness.normalize.pipeline import Settings
     from harness.normalize.run import run_normalize
-    from r2e.errors import R2EError, R2EUsageError
+    from r2e.errors import R2EUsageError
 
     if not input_path.is_file():
         raise R2EUsageError(f"{input_path}: no such file")
@@ -54,12 +54,6 @@ def normalize(ws: Workspace, input_path, output, max_iterations, eval_timeout, m
         from r2e.llm import LLMClient
 
         client = LLMClient(config)
-    try:
-        import docker
-
-        docker.from_env().ping()
-    except Exception as exc:
-        raise R2EError(f"no Docker engine reachable ({type(exc).__name__}): r2e normalize builds images locally") from None
     settings = Settings(output=output, eval_timeout=eval_timeout, max_iterations=max_iterations, repos=repos,
                         workspace_repos=ws.repos_dir, llm=client, llm_config=config)
     result = run_normalize(input_path, settings, workers=max_workers, skip_existing=skip_existing, log=click.echo)

@@ -140,3 +140,15 @@ def test_model_edits_keep_the_deterministic_fixes(tmp_path):
     assert again.dockerfile == state.dockerfile and again.moves == state.moves
     redo = norm._apply_edit(state, ("dockerfile", state.dockerfile.replace("RUN echo model", "RUN echo fixed")), 2)
     assert redo.dockerfile.count(df.TAIL_MARK) == 1 and "RUN echo fixed" in redo.dockerfile
+
+
+def test_bad_rows_fail_alone_with_their_reason(cli, tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"instance_id": "x-1", "repo": "o/x"}) + "\n" + json.dumps({**ROW, "eval_script": 3}) + "\n")
+    result = cli("normalize", str(path), "--output", str(tmp_path / "out"), "--no-llm")
+    assert result.exit_code == 1 and "x-1: missing or empty 'base_commit'" in result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (summary["total"], summary["failed"], summary["builds"]) == (2, 2, 0)
+    assert {f["reason"] for f in summary["failed_instances"]} == {"invalid_instance"}
+    failed = json.loads((tmp_path / "out" / "rows_failed.json").read_text())
+    assert [f["failure_reason"] for f in failed] == ["invalid_instance"] * 2 and failed[0]["repo"] == "o/x"
