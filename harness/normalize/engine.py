@@ -79,6 +79,13 @@ def build(dclient, context: Path, tag: str, log_path: Path) -> tuple[bool, str]:
     return not error, error.splitlines()[-1] if error else ""
 
 
+def step_failed(error: str) -> bool:
+    """The build error is a Dockerfile step's own failure (not the engine's)."""
+    return any(s in error for s in ("returned a non-zero code", "failed to compute cache key", "COPY failed",
+                                    "no such file or directory", "unknown instruction", "dockerfile parse error",
+                                    "Dockerfile parse error", "pull access denied", "not found"))
+
+
 @dataclass(frozen=True)
 class RunLog:
     log: str

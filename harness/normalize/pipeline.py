@@ -169,7 +169,7 @@ class Normalizer:
         state = State(core=text, eval_script=eval_script, notes=notes, base=base,
                       excludes=[git_exclude_command(TESTBED)], excluded=list(git_exclude_lines()))
         dests = dests + df.context_copies(text)  # an edited Dockerfile shows our COPY, not the clone
-        nested = [d.rstrip("/") for d in dests if d.startswith(TESTBED + "/")]
+        nested = [d for d in dict.fromkeys(d.rstrip("/") for d in dests) if d.startswith(TESTBED + "/")]
         if nested:  # cloned below /testbed: known before any build
             self._move(state, nested[0])
         return state
@@ -240,15 +240,20 @@ class Normalizer:
         text = state.dockerfile
         seed = json.dumps([text, self.inst.base_commit if self.repo_copy else ""]).encode()
         tag = f"{image_repo(self.inst.instance_id)}:{hashlib.sha256(seed).hexdigest()[:16]}"
+        atomic_write_text(self.dir / "Dockerfile", text)
         if self.probe.exists(tag):
             self._check("build", True, f"{tag} exists (nothing changed)")
             return tag
         context = work / "context"
         context.mkdir(parents=True, exist_ok=True)
         atomic_write_text(context / "Dockerfile", text)
-        atomic_write_text(self.dir / "Dockerfile", text)
         self.counter.add()
         ok, error = engine.build(self.client, context, tag, self.dir / "build.log")
+        if not ok and not engine.step_failed(error):
+            # Not a step of the Dockerfile failing but the engine (a build container removed under it by a
+            # sweep, a daemon hiccup): once more before calling the Dockerfile broken.
+            self._check("build", False, f"engine error, building again: {error}")
+            ok, error = engine.build(self.client, context, tag, self.dir / "build.log")
         self.last_log = _tail(self.dir / "build.log")
         if not ok:
             raise self._fail("build", "build_failed", error or "the build failed")

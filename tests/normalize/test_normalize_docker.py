@@ -24,6 +24,11 @@ def normalize(home: Path, *args: str):
     return CliRunner().invoke(cli, ["--home", str(home), "normalize", *args], catch_exceptions=False)
 
 
+def failures(out: Path, stem: str = "instances") -> str:
+    return "; ".join(f"{e['instance_id']}: {e.get('failure_detail')}"
+                     for e in json.loads((out / f"{stem}_failed.json").read_text()))
+
+
 def buckets(out: Path, stem: str = "instances") -> dict[str, str]:
     got = {e["instance_id"]: "transferred" for e in json.loads((out / f"{stem}_transferred.json").read_text())}
     got.update({e["instance_id"]: e["failure_reason"] for e in json.loads((out / f"{stem}_failed.json").read_text())})
@@ -51,7 +56,7 @@ def test_no_llm_four_of_five_land_right_the_fifth_fails_with_its_reason(batch):
     assert result.exit_code == 1, result.output  # some instances failed: the batch still finished
     got = buckets(out)
     right = [i for i, want in RIGHT_BUCKET.items() if got[i] == want]
-    assert sorted(right) == ["fx__flaky-4", "fx__nested-1", "fx__slow-3", "fx__withvenv-2"], got
+    assert sorted(right) == ["fx__flaky-4", "fx__nested-1", "fx__slow-3", "fx__withvenv-2"], failures(out)
     assert got["fx__needsdep-5"] == "gold_fails"
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["total"], summary["succeeded"], summary["failed"], summary["success_rate"]) == (5, 3, 2, 0.6)
@@ -102,7 +107,7 @@ def test_scripted_llm_fixes_the_fifth_and_skip_existing_builds_nothing(batch, ll
     result = normalize(root / "home", str(instances), "--output", str(out2), "--repos", str(repos),
                        "--eval-timeout", "10", "--max-workers", "2", "--max-iterations", "2",
                        "--model", "scripted", "--base-url", llm_server.base_url)
-    assert buckets(out2) == RIGHT_BUCKET, result.output
+    assert buckets(out2) == RIGHT_BUCKET, failures(out2)
     assert len(llm_server.requests) == 1  # only the check an edit may fix asked the model (not the timeout)
     assert "gold_fails" in llm_server.requests[0]["messages"][-1]["content"]
     entry = next(e for e in json.loads((out2 / "instances_transferred.json").read_text())

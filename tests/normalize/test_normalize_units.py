@@ -140,6 +140,8 @@ def test_model_edits_keep_the_deterministic_fixes(tmp_path):
     assert again.dockerfile == state.dockerfile and again.moves == state.moves
     redo = norm._apply_edit(state, ("dockerfile", state.dockerfile.replace("RUN echo model", "RUN echo fixed")), 2)
     assert redo.dockerfile.count(df.TAIL_MARK) == 1 and "RUN echo fixed" in redo.dockerfile
+    at_testbed = norm._prepare("FROM r2e-base:py3.11-min\nCOPY r2e-repo/ /testbed/\n", "pytest", [], tmp_path)
+    assert at_testbed.moves == []
 
 
 def test_bad_rows_fail_alone_with_their_reason(cli, tmp_path):
