@@ -107,7 +107,7 @@ def test_scripted_llm_fixes_the_fifth_and_skip_existing_builds_nothing(batch, ll
     result = normalize(root / "home", str(instances), "--output", str(out2), "--repos", str(repos),
                        "--eval-timeout", "10", "--max-workers", "2", "--max-iterations", "2",
                        "--model", "scripted", "--base-url", llm_server.base_url)
-    assert buckets(out2) == RIGHT_BUCKET, failures(out2)
+    assert buckets(out2) == RIGHT_BUCKET, failures(out2) + result.output
     assert len(llm_server.requests) == 1  # only the check an edit may fix asked the model (not the timeout)
     assert "gold_fails" in llm_server.requests[0]["messages"][-1]["content"]
     entry = next(e for e in json.loads((out2 / "instances_transferred.json").read_text())
