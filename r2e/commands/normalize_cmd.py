@@ -53,6 +53,7 @@ def normalize(ws: Workspace, input_path, output, max_iterations, eval_timeout, m
     if config is not None:
         from r2e.llm import LLMClient
 
+        config.api_key()  # a model without a key is refused before any build, in one line
         client = LLMClient(config)
     settings = Settings(output=output, eval_timeout=eval_timeout, max_iterations=max_iterations, repos=repos,
                         workspace_repos=ws.repos_dir, llm=client, llm_config=config)

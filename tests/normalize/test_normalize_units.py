@@ -91,13 +91,17 @@ def test_model_reply_is_one_fenced_block():
     assert parse_reply("no block") is None
 
 
-def test_cli_bad_input_is_one_line(cli, tmp_path):
+def test_cli_bad_input_is_one_line(cli, tmp_path, monkeypatch):
     result = cli("normalize", str(tmp_path / "missing.json"), "--output", str(tmp_path / "o"))
     assert result.exit_code == 2 and "no such file" in result.output and "Traceback" not in result.output
     bad = tmp_path / "bad.json"
     bad.write_text("[1,")
     result = cli("normalize", str(bad), "--output", str(tmp_path / "o"), "--no-llm")
     assert result.exit_code == 2 and "not valid JSON" in result.output
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    result = cli("normalize", str(bad), "--output", str(tmp_path / "o"), "--model", "m")
+    assert result.exit_code == 2 and "OPENAI_API_KEY is not set" in result.output and "Traceback" not in result.output
 
 
 class _NoImages:
