@@ -9,12 +9,14 @@ import tarfile
 from pathlib import Path
 
 # Exported trees are owned by whoever ran the container: git must not refuse them as "dubious ownership".
-_GIT = ["git", "-c", "safe.directory=*", "-c", "core.fileMode=true", "-c", "advice.detachedHead=false"]
+_GIT = ["git", "-c", "safe.directory=*", "-c", "core.fileMode=true", "-c", "advice.detachedHead=false",
+        "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
 
 
 def git(tree: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
     proc = subprocess.run([*_GIT, *args], cwd=tree, input=stdin, capture_output=True, text=True,
-                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"})
+                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
+                               "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CEILING_DIRECTORIES": str(tree.parent)})
     if check and proc.returncode != 0:
         raise GitError((proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"git {args[0]} failed"])
     return proc.stdout
@@ -23,6 +25,40 @@ def git(tree: Path, *args: str, stdin: str | None = None, check: bool = True) ->
 class GitError(Exception):
     def __init__(self, lines):
         super().__init__(lines[0] if lines else "git failed")
+
+
+def is_repo(tree: Path) -> bool:
+    """A real .git folder (a `gitdir:` file or a symlink would send host git somewhere else)."""
+    dot = tree / ".git"
+    return dot.is_dir() and not dot.is_symlink()
+
+
+def defuse(tree: Path) -> None:
+    """Make an exported repository safe for git on the host: its config could name commands git runs
+    (core.fsmonitor, filter drivers, hooks) or point outside (core.worktree, alternates). Only what
+    reading objects needs is kept."""
+    dot = tree / ".git"
+    if not is_repo(tree):
+        return
+    config = dot / "config"
+    keep = {"core.repositoryformatversion": "0", "extensions.objectformat": None}
+    if config.is_file() and not config.is_symlink():
+        for key in list(keep):
+            proc = subprocess.run(["git", "config", "-f", str(config), "--get", key], capture_output=True, text=True,
+                                  env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
+            if proc.returncode == 0 and proc.stdout.strip():
+                keep[key] = proc.stdout.strip()
+    lines = ["[core]", f"\trepositoryformatversion = {keep['core.repositoryformatversion']}", "\tbare = false"]
+    if keep["extensions.objectformat"]:
+        lines += ["[extensions]", f"\tobjectformat = {keep['extensions.objectformat']}"]
+    for name in ("config", "config.worktree", "objects/info/alternates", "commondir"):
+        target = dot / name
+        if target.is_symlink() or target.exists():
+            target.unlink()
+    config.write_text("\n".join(lines) + "\n")
+    hooks = dot / "hooks"
+    if hooks.is_symlink():
+        hooks.unlink()
 
 
 def head(tree: Path) -> str | None:

@@ -263,7 +263,7 @@ class Normalizer:
     def _fix_layout(self, state: State, image: str, tree: Path) -> bool:
         """True when a fix was added (rebuild); raises when /testbed cannot be made the repository."""
         found = engine.export_image(self.client, image, TESTBED, tree)
-        if found and (tree / ".git").exists():
+        if found and gitcheck.is_repo(tree):
             head = gitcheck.head(tree)
             if head != self.inst.base_commit:
                 raise self._fail("layout", "testbed_layout", f"/testbed is at {head}, not base_commit {self.inst.base_commit}")
@@ -377,7 +377,7 @@ class Normalizer:
             runtime = max([runtime, *(r.duration for r in run_logs)])
             self._check(f"eval {name}", True, f"{len(run_logs)} run(s), longest {runtime:.1f} s (wall {wall:.1f} s)")
             results[name] = [testlog.parse_run(r.log, r.report) for r in run_logs]
-            if (after / ".git").exists():
+            if gitcheck.is_repo(after):
                 self._settle_after_eval(state, after, f"after the {name} eval", expected)
         if not any(any(r) for r in results.values()):
             raise self._fail("tests", "eval_no_tests", "the eval log names no test with a status")

@@ -158,3 +158,24 @@ def test_bad_rows_fail_alone_with_their_reason(cli, tmp_path):
     assert {f["reason"] for f in summary["failed_instances"]} == {"invalid_instance"}
     failed = json.loads((tmp_path / "out" / "rows_failed.json").read_text())
     assert [f["failure_reason"] for f in failed] == ["invalid_instance"] * 2 and failed[0]["repo"] == "o/x"
+
+
+def test_an_exported_repository_cannot_make_host_git_run_its_commands(tmp_path):
+    from harness.normalize import gitcheck
+    from tests.conftest import git, make_git_repo
+
+    tree = tmp_path / "testbed"
+    sha = make_git_repo(tree, {"a.txt": "x\n", ".gitattributes": "*.txt filter=evil\n"})
+    canary = tmp_path / "ran"
+    git(tree, "config", "core.fsmonitor", f"touch {canary}; false")
+    git(tree, "config", "filter.evil.clean", f"touch {canary}; cat")
+    git(tree, "config", "core.worktree", "/")
+    (tree / "a.txt").write_text("changed\n")
+    gitcheck.defuse(tree)
+    assert gitcheck.head(tree) == sha and gitcheck.status(tree) == [" M a.txt"]
+    assert not canary.exists()
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "linked"
+    link.mkdir()
+    (link / ".git").symlink_to(tmp_path / "elsewhere")
+    assert not gitcheck.is_repo(link)
