@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "images": "r2e.commands.build_cmd:images",
     "carve": "r2e.commands.carve_cmd:carve",
     "agent": "r2e.commands.agent_cmd:agent",
+    "normalize": "r2e.commands.normalize_cmd:normalize",
 }
 
 
