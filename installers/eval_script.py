@@ -2,7 +2,8 @@
 
 It runs the maintainers' test command in the repo's venv with R2E's reporters attached, takes optional
 test ids to run a subset, writes the per-test map to a known path, ends with one machine-readable
-line (RESULT_MARKER + JSON) and exits with the test command's own exit code. The same text serves
+line (RESULT_MARKER + JSON) and exits with the test command's own exit code. The environment
+variable R2E_SUITE_TIMEOUT, when set, replaces the suite budget for one run. The same text serves
 the local backend with its workdir, venv and reporter folder substituted.
 """
 
@@ -76,8 +77,9 @@ def render_eval_script(test_command: str, *, runner: str, workdir: str = "/testb
         "  printf '%s\\n' \"$@\" > \"$R2E_TEST_IDS\"",
         "fi",
         "r2e_start=$(date +%s.%N)",
-        f"# the whole-suite budget: SIGTERM lets the reporters write what they have, SIGKILL {KILL_GRACE} s later",
-        f"timeout -k {KILL_GRACE} {_seconds(suite_timeout)} bash -c {q(command)}",
+        f"# the whole-suite budget: SIGTERM lets the reporters write what they have, SIGKILL {KILL_GRACE} s later;",
+        "# R2E_SUITE_TIMEOUT lowers it for one run (a caller with less time left: `timeout` kills the whole tree)",
+        f'timeout -k {KILL_GRACE} "${{R2E_SUITE_TIMEOUT:-{_seconds(suite_timeout)}}}" bash -c {q(command)}',
         "r2e_exit=$?",
         "r2e_end=$(date +%s.%N)",
         "r2e_timed_out=false",
