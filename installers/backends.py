@@ -98,7 +98,8 @@ def docker_env(repo_id: str, repo_path: Path, plan: InstallPlan, opts: BuildOpti
     return env, ImagePlan(name, base)
 
 
-def write_dockerfile(path: Path, base: str, commands: list[str], workdir: str, with_eval: bool = False) -> None:
+def write_dockerfile(path: Path, base: str, commands: list[str], workdir: str, with_eval: bool = False,
+                     excludes: tuple[str, ...] = ()) -> None:
     """The Dockerfile of record. Its context is the repo checkout; with the eval script, this build
     folder's run_tests.sh and sandbox/ go into the context's .r2e/ first."""
     lines = ["# Reproduces this repo's image from the base image (built by `r2e images build-base`).",
@@ -112,7 +113,7 @@ def write_dockerfile(path: Path, base: str, commands: list[str], workdir: str, w
                   f"COPY {EVAL_CONTEXT}/run_tests.sh {EVAL_SCRIPT_PATH}",
                   f"COPY . {workdir}", f"WORKDIR {workdir}",
                   f"RUN rm -rf {workdir}/{EVAL_CONTEXT} && chmod +x {EVAL_SCRIPT_PATH} && "
-                  + git_exclude_command(workdir, f"{workdir}/.venv")]
+                  + git_exclude_command(workdir, f"{workdir}/.venv", excludes)]
     else:
         lines += [f"FROM {base}", f"COPY . {workdir}", f"WORKDIR {workdir}"]
     lines += [f"RUN {c}" for c in commands]
@@ -132,7 +133,8 @@ def finish_docker(env: Environment, image: ImagePlan, commands: list[str], files
                   status: str, eval_script: EvalScript | None = None) -> str | None:
     """Write the Dockerfile and commit the container as the repo's image; return the image name
     (None when the build errored and left nothing worth keeping)."""
-    write_dockerfile(files.dockerfile, image.base, commands, env.workdir, with_eval=eval_script is not None)
+    write_dockerfile(files.dockerfile, image.base, commands, env.workdir, with_eval=eval_script is not None,
+                     excludes=eval_script.excludes if eval_script is not None else ())
     if eval_script is not None:
         save_reporters(files.sandbox)
     if image.reused:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from installers.environment import Environment
-from installers.eval_script import (EVAL_SCRIPT_PATH, KILL_GRACE, REPORT_PATH, SANDBOX_DIR, git_exclude_command,
-                                    render_eval_script, sandbox_source)
+from installers.eval_script import (EVAL_SCRIPT_PATH, KILL_GRACE, REPORT_PATH, SANDBOX_DIR, command_outputs,
+                                    git_exclude_command, render_eval_script, sandbox_source)
 from installers.local_env import LocalEnvironment
 from installers.test_results import TestRun, make_run, merge_rerun, read_report, result_marker
 
@@ -33,6 +33,7 @@ class EvalScript:
     test_command: str
     runner: str
     eval_timeout: float  # what a caller gives `execute` for one full run
+    excludes: tuple[str, ...] = ()  # report files the command writes in the repo: git-excluded with R2E's noise
 
 
 def install_eval_script(env: Environment, test_command: str, *, runner: str, per_test_timeout: float | None,
@@ -52,9 +53,10 @@ def install_eval_script(env: Environment, test_command: str, *, runner: str, per
         host_copy = Path(tmp) / "run_tests.sh"
         host_copy.write_text(text, encoding="utf-8")
         env.copy_to(host_copy, path)
-    env.execute(f"chmod +x {shlex.quote(path)}; {git_exclude_command(env.workdir, env.venv)}", cwd="/")
+    excludes = command_outputs(test_command)
+    env.execute(f"chmod +x {shlex.quote(path)}; {git_exclude_command(env.workdir, env.venv, excludes)}", cwd="/")
     return EvalScript(path=path, text=text, report_path=report, test_command=test_command, runner=runner,
-                      eval_timeout=float(suite_timeout) + KILL_GRACE + _OVERHEAD)
+                      eval_timeout=float(suite_timeout) + KILL_GRACE + _OVERHEAD, excludes=excludes)
 
 
 def run_eval_script(env: Environment, script: EvalScript, ids: tuple[str, ...] | list[str] = (), *,

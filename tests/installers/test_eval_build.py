@@ -110,3 +110,19 @@ def test_results_written_before_the_eval_script_still_load():
     r = BuildResult.from_dict(old)
     assert (r.test_command, r.eval_script, r.test_run, r.tests, r.flaky) == ({}, None, None, {}, ())
     assert BuildResult.from_dict(r.to_dict()) == r
+
+
+def test_report_files_the_command_writes_are_kept_out_of_git_status(tmp_path):
+    from installers.eval_script import command_outputs, git_exclude_command
+
+    cmd = "python -m pytest tests --junitxml=report.xml --cov-report=xml:./out/cov.xml --cov-report term --html /tmp/x.html"
+    assert command_outputs(cmd) == ("/report.xml", "/out/cov.xml")
+    assert command_outputs("python -m pytest --junitxml ../up.xml") == ()
+    repo = tmp_path / "r"
+    make_git_repo(repo, {"pkg/report.xml": "tracked, deeper: not hidden\n"})
+    (repo / "report.xml").write_text("<testsuite/>")
+    (repo / "out").mkdir()
+    (repo / "out" / "cov.xml").write_text("<coverage/>")
+    (repo / "pkg" / "report.xml").write_text("edited\n")
+    subprocess.run(["bash", "-c", git_exclude_command(str(repo), str(repo / ".venv"), command_outputs(cmd))], check=True)
+    assert git_status(repo) == " M pkg/report.xml\n"  # the anchored lines hide the outputs only
