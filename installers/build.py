@@ -40,6 +40,7 @@ from installers.wheelhouse import fill
 from r2e.errors import R2EError
 from r2e.experiment import BuildFiles, Experiment
 from r2e.fsio import atomic_write_json, atomic_write_text
+from r2e.llm.redact import secrets_of
 from r2e.stage_records import BuildResult, Failure, OracleResult
 from r2e.workspace import now_iso
 
@@ -203,6 +204,7 @@ class RepoBuild:
     def __init__(self, repo_id: str, repo_path: Path, files: BuildFiles, opts: BuildOptions, deadline: float,
                  env_factory: EnvFactory | None):
         self.repo_id, self.repo_path, self.files, self.opts, self.deadline = repo_id, repo_path, files, opts, deadline
+        self.secrets = tuple(secrets_of(opts.llm)) if opts.llm is not None else ()
         self.env_factory = env_factory
         self.docker = opts.backend == "docker"
         self.tried: set[str] = set()  # repair keys already tried, across restarts
@@ -244,7 +246,7 @@ class RepoBuild:
     def attempt(self, plan: InstallPlan, *, keep_log: bool, can_restart: bool) -> BuildResult | Restart:
         """Install the plan in a fresh environment, check it, repair it; the environment is closed after."""
         env, image = self.env_factory(plan)
-        inst = Installer(env, self.files.install_log, self.deadline, keep_log=keep_log)
+        inst = Installer(env, self.files.install_log, self.deadline, keep_log=keep_log, secrets=self.secrets)
         if keep_log:
             inst.log(f"# restarting the install with Python {plan.python}")
         try:
@@ -372,7 +374,7 @@ class RepoBuild:
     # ------------------------------------------------------------------ C
     def build_c(self, plan: InstallPlan, cb: CBuild) -> BuildResult:
         env, image = self.env_factory(plan)
-        inst = Installer(env, self.files.install_log, self.deadline)
+        inst = Installer(env, self.files.install_log, self.deadline, secrets=self.secrets)
         try:
             inst.log(f"# C repository: {cb.system} build")
             oracle = run_c_oracle(env, cb, inst.run, self.opts.test_timeout)
