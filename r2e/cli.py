@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "images": "r2e.commands.build_cmd:images",
     "carve": "r2e.commands.carve_cmd:carve",
     "agent": "r2e.commands.agent_cmd:agent",
+    "scripted-model": "r2e.commands.scripted_model_cmd:scripted_model",
 }
 
 

@@ -5,9 +5,11 @@ file_editor tool, and a whole agent run graded with it (no tests/llm_server.py h
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -207,3 +209,23 @@ def test_agent_run_with_the_bundled_model_is_graded_resolved(tmp_path, monkeypat
     assert "+    return a + b" in fixed["output_patch"]
     assert (idle["reward"], idle["exit_reason"], idle["output_patch"]) == (0.0, "agent", "")
     assert (repo / "calc.py").read_text() == SRC  # the checkout stays clean: the bug lives in the copies
+
+
+def test_cli_serves_fix_scripts_for_a_tasks_file_and_refuses_a_bad_script(tmp_path):
+    row = {"instance_id": "t1", "problem_statement": "the mean is off", "patch": ""}
+    (tmp_path / "tasks.jsonl").write_text(json.dumps(row) + "\n")
+    (tmp_path / "bad.json").write_text('{"match": 1}')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    bad = subprocess.run([sys.executable, "-m", "r2e", "scripted-model", "serve", "--script", str(tmp_path / "bad.json")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "entries" in bad.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "r2e", "scripted-model", "serve", "--tasks",
+                             str(tmp_path / "tasks.jsonl")], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().startswith("scripted model: 1 conversation(s)")
+        url = json.loads(proc.stdout.readline())["base_url"]
+        reply = chat(user("the mean is off"), url=url, tools=TOOLS)
+        assert reply.tool_calls[0]["function"]["name"] == "finish"  # an empty patch: nothing to edit, submit
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
