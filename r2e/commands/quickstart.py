@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -85,6 +86,85 @@ def stage_report(ws: Workspace, exp: str) -> bool:
     return True
 
 
+# `r2e tasks mutate` with bounds that keep the quickstart quick: one mutation per function, a few
+# candidates, the clean suite and the fixes run once (the full command runs them 3 times for flakiness).
+TASK_OPTIONS = {"--per-function": "1", "--seed": "0", "--max-candidates": "3", "--runs": "1"}
+AGENT_DIR = "agent"
+
+
+def _in_process(command: click.Command, args: list[str], ws: Workspace) -> int:
+    """Run an r2e command here, as `r2e` would (its one-line errors included); returns its exit code."""
+    try:
+        code = command.main(args, prog_name=f"r2e {command.name}", standalone_mode=False, obj=ws)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
+
+
+def stage_tasks(ws: Workspace, exp: str) -> bool:
+    """Seeded bugs in the example's covered functions, kept when its tests catch them: tasks.jsonl."""
+    from r2e.cli import cli
+
+    group = cli.get_command(click.Context(cli), "tasks")
+    mutate = group.get_command(click.Context(group), "mutate") if isinstance(group, click.Group) else None
+    if mutate is None:
+        click.echo("tasks: skipped (not available)")
+        return True
+    known = {opt for p in mutate.params for opt in p.opts}
+    args = ["mutate", "-e", exp] + [x for k, v in TASK_OPTIONS.items() if k in known for x in (k, v)]
+    return _in_process(group, args, ws) == 0
+
+
+def tasks_file(ws: Workspace, exp: str) -> Path:
+    e = Experiment(ws, exp)
+    return Path(getattr(e, "tasks_path", e.dir / "tasks.jsonl"))
+
+
+def stage_agent(ws: Workspace, exp: str) -> bool:
+    """The bundled scripted model fixes every task through the agent's tools; each patch is graded."""
+    from harness.agents.dataset import read_rows
+    from harness.agents.summary import load_run, summarize
+    from r2e.commands.agent_cmd import agent
+    from r2e.llm.scripted_model import fix_script_for, serve
+
+    path = tasks_file(ws, exp)
+    rows = [row for _, row in read_rows(path)] if path.is_file() else []
+    if not rows:
+        click.echo("agent: skipped (no tasks)")
+        return True
+    e = Experiment(ws, exp)
+    builds = {repo: e.build_result(repo) for repo in sorted({str(r.get("repo")) for r in rows})}
+    backend = "local" if any(b is not None and b.backend == "local" for b in builds.values()) else "docker"
+    out = e.dir / AGENT_DIR
+    dataset = path
+    if backend == "local":
+        # The local backend runs each instance in a copy of the repository's checkout, with its venv.
+        rows = [{**r, "repo_path": builds[str(r.get("repo"))].workdir, "venv": builds[str(r.get("repo"))].venv,
+                 "docker_image": r.get("docker_image") or "local"} for r in rows]
+        dataset = out / "tasks.local.jsonl"
+        dataset.parent.mkdir(parents=True, exist_ok=True)
+        dataset.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    # Local copies live in fresh folders: relative paths (the tools run in the workdir).
+    script = [fix_script_for(r, workdir="." if backend == "local" else None) for r in rows]
+    with serve(script) as url:
+        click.echo(f"agent: the bundled scripted model at {url} applies each task's gold fix with file_editor")
+        # --allow-unisolated-local: the scripted model's commands are the gold edits, not a model's choice.
+        args = ["run", str(dataset), "--exp", exp, "--out", str(out), "--scaffold", "r2egym", "--fn-calling",
+                "--model", "scripted", "--base-url", url, "--max-workers", "1", "--backend", backend,
+                "--skip-existing", "--allow-unisolated-local"]
+        code = _in_process(agent, args, ws)
+    if code != 0:
+        return False
+    summary = summarize(load_run(out / exp)[1], exp)
+    click.echo(f"agent: {summary['resolved']}/{summary['total']} resolved")
+    if summary["resolved"] < summary["total"]:
+        click.echo("agent: every task should be resolved by its own gold fix: see "
+                   f"{out / exp} (test_output.log per instance)", err=True)
+        return False
+    return True
+
+
 # The pipeline in order, each stage reading what the ones before it wrote:
 # (name, fn(workspace, experiment) -> succeeded).
 STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
@@ -94,6 +174,8 @@ STAGES: list[tuple[str, Callable[[Workspace, str], bool]]] = [
     ("genexec", stage_genexec),
     ("export", stage_export),
     ("report", stage_report),
+    ("tasks", stage_tasks),
+    ("agent", stage_agent),
 ]
 
 
