@@ -121,6 +121,73 @@ def tasks_file(ws: Workspace, exp: str) -> Path:
     return Path(getattr(e, "tasks_path", e.dir / "tasks.jsonl"))
 
 
+def _image_has_git(image: str) -> bool:
+    """The agent harness checks out, patches and diffs with git inside the instance's environment."""
+    from installers.docker_env import DockerEnvironment
+
+    try:
+        env = DockerEnvironment(image, workdir="/testbed", network=False, name_hint="quickstart-git-probe")
+    except Exception:
+        return False
+    try:
+        return env.execute("command -v git", cwd="/", timeout=60).ok
+    finally:
+        env.close()
+
+
+def _host_venv(folder: Path) -> str | None:
+    """A venv of this Python (its packages visible) for grading on this host, if this Python has pytest."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("pytest") is None:
+        return None
+    if not (folder / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(folder)],
+                       check=True, capture_output=True, timeout=120)
+    return str(folder)
+
+
+def agent_dataset(ws: Workspace, exp: str, rows: list[dict], out: Path) -> tuple[str, Path | None, str]:
+    """(backend, dataset file or None when the agent cannot run here, why) for the agent stage.
+
+    Docker when the repository was built in an image that has git (the harness needs it there); else
+    the local backend: each instance in a copy of the repository's checkout. Either way the rows go
+    without their eval script: it calls R2E's pytest report plugin, which only `install_eval_script`
+    puts into an environment, so the grader runs `pytest -rA` on the tests the ids name instead."""
+    e = Experiment(ws, exp)
+    builds = {repo: e.build_result(repo) for repo in sorted({str(r.get("repo")) for r in rows})}
+    images = {b.image for b in builds.values() if b is not None and b.backend == "docker" and b.image}
+    docker_built = all(b is not None and b.backend == "docker" for b in builds.values())
+    if docker_built and images and all(_image_has_git(i) for i in images):
+        return "docker", _write_rows(out / "tasks.docker.jsonl", [_without_eval(r) for r in rows]), \
+            "the images of record have git"
+    why = "built on this host" if not docker_built else "the image of record has no git (the minimal base leaves it out)"
+    venvs: dict[str, str | None] = {}
+    for repo, b in builds.items():
+        venvs[repo] = b.venv if b is not None and b.backend == "local" and b.venv else _host_venv(out / "venv")
+    if any(v is None for v in venvs.values()):
+        return "local", None, f"{why}, and this Python has no pytest to grade with (pip install pytest)"
+    local = []
+    for r in rows:
+        b = builds[str(r.get("repo"))]
+        checkout = b.workdir if b is not None and b.backend == "local" and b.workdir else str(ws.repo_path(str(r["repo"])))
+        local.append({**_without_eval(r), "repo_path": checkout, "venv": venvs[str(r.get("repo"))],
+                      "docker_image": r.get("docker_image") or "local"})
+    return "local", _write_rows(out / "tasks.local.jsonl", local), why
+
+
+def _without_eval(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "eval_script"}
+
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 def stage_agent(ws: Workspace, exp: str) -> bool:
     """The bundled scripted model fixes every task through the agent's tools; each patch is graded."""
     from harness.agents.dataset import read_rows
@@ -133,19 +200,13 @@ def stage_agent(ws: Workspace, exp: str) -> bool:
     if not rows:
         click.echo("agent: skipped (no tasks)")
         return True
-    e = Experiment(ws, exp)
-    builds = {repo: e.build_result(repo) for repo in sorted({str(r.get("repo")) for r in rows})}
-    backend = "local" if any(b is not None and b.backend == "local" for b in builds.values()) else "docker"
-    out = e.dir / AGENT_DIR
-    dataset = path
-    if backend == "local":
-        # The local backend runs each instance in a copy of the repository's checkout, with its venv.
-        rows = [{**r, "repo_path": builds[str(r.get("repo"))].workdir, "venv": builds[str(r.get("repo"))].venv,
-                 "docker_image": r.get("docker_image") or "local"} for r in rows]
-        dataset = out / "tasks.local.jsonl"
-        dataset.parent.mkdir(parents=True, exist_ok=True)
-        dataset.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    # Local copies live in fresh folders: relative paths (the tools run in the workdir).
+    out = Experiment(ws, exp).dir / AGENT_DIR
+    backend, dataset, why = agent_dataset(ws, exp, rows, out)
+    if dataset is None:
+        click.echo(f"agent: skipped ({why})")
+        return True
+    click.echo(f"agent backend: {backend} -- {why}")
+    # Local copies live in fresh folders: paths relative to the workdir, where the tools run.
     script = [fix_script_for(r, workdir="." if backend == "local" else None) for r in rows]
     with serve(script) as url:
         click.echo(f"agent: the bundled scripted model at {url} applies each task's gold fix with file_editor")

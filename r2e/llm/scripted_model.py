@@ -8,7 +8,8 @@ Replies come from a script, a list of entries::
 where a reply is a text or {"tool_calls": [{"name": ..., "arguments": {...}}], "content": "..."}.
 The conversation is recognised by the first entry whose `match` is in the first user message (the
 problem statement), and the step is the number of assistant messages the request already holds: the
-server keeps no state, so parallel workers and resumed runs get the same answers. A conversation no
+server keeps no state, so parallel workers and resumed runs get the same answers. (Two tasks with
+the same statement are one conversation to it: the first entry wins.) A conversation no
 entry matches, or one past its last reply, gets a submission (the `finish` tool, or in text mode a
 `<function=finish>` block; a mini-swe-agent chat its submit command), so every run ends.
 
