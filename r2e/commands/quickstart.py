@@ -163,7 +163,8 @@ def agent_dataset(ws: Workspace, exp: str, rows: list[dict], out: Path) -> tuple
     if docker_built and images and all(_image_has_git(i) for i in images):
         return "docker", _write_rows(out / "tasks.docker.jsonl", [_without_eval(r) for r in rows]), \
             "the images of record have git"
-    why = "built on this host" if not docker_built else "the image of record has no git (the minimal base leaves it out)"
+    why = ("built on this host" if not docker_built
+           else "the image of record has no git (the minimal base leaves it out)")
     venvs: dict[str, str | None] = {}
     for repo, b in builds.items():
         venvs[repo] = b.venv if b is not None and b.backend == "local" and b.venv else _host_venv(out / "venv")
@@ -172,7 +173,8 @@ def agent_dataset(ws: Workspace, exp: str, rows: list[dict], out: Path) -> tuple
     local = []
     for r in rows:
         b = builds[str(r.get("repo"))]
-        checkout = b.workdir if b is not None and b.backend == "local" and b.workdir else str(ws.repo_path(str(r["repo"])))
+        local_build = b is not None and b.backend == "local" and b.workdir
+        checkout = b.workdir if local_build else str(ws.repo_path(str(r["repo"])))
         local.append({**_without_eval(r), "repo_path": checkout, "venv": venvs[str(r.get("repo"))],
                       "docker_image": r.get("docker_image") or "local"})
     return "local", _write_rows(out / "tasks.local.jsonl", local), why

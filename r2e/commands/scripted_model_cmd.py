@@ -20,7 +20,8 @@ def scripted_model() -> None:
               help='JSON list of {"match": TEXT, "replies": [...]} entries.')
 @click.option("--tasks", "tasks_path", type=click.Path(dir_okay=False), default=None,
               help="A tasks.jsonl: one entry per task that applies its gold patch with file_editor, then submits.")
-@click.option("--workdir", default=None, help="Where the fix scripts' paths point [default: each task's, else /testbed].")
+@click.option("--workdir", default=None,
+              help="Where the fix scripts' paths point [default: each task's, else /testbed].")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0: any free port.")
 def serve(script_path, tasks_path, workdir, host, port) -> None:

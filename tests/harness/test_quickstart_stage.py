@@ -1,11 +1,15 @@
-"""The genexec and export quickstart stages on the bundled example, offline, local backend."""
+"""The genexec, export, tasks and agent quickstart stages on the bundled example, offline, local backend."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+
+import click
 
 from harness.quickstart_stages import stage_export, stage_genexec
-from r2e.commands.quickstart import STAGES, stage_setup
+from r2e import cli as cli_module
+from r2e.commands.quickstart import STAGES, stage_agent, stage_setup, stage_tasks, tasks_file
 from r2e.workspace import Workspace
 from tests.harness.extracted import extract
 
@@ -37,12 +41,6 @@ def test_stages_skip_loudly_without_extraction(r2e_home):
 
 
 # -- the tasks and agent stages -----------------------------------------------------------------------
-import click  # noqa: E402
-import subprocess  # noqa: E402
-
-from r2e import cli as cli_module  # noqa: E402
-from r2e.commands.quickstart import stage_agent, stage_tasks, tasks_file  # noqa: E402
-
 SEEN: list[list[str]] = []
 
 

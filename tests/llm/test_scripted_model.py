@@ -119,7 +119,8 @@ def _diff(repo, files: dict, *flags: str) -> str:
     for name, text in files.items():
         (repo / name).write_text(text)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    out = subprocess.run(["git", "diff", "--cached", *flags], cwd=repo, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(["git", "diff", "--cached", *flags], cwd=repo, check=True, capture_output=True,
+                         text=True).stdout
     subprocess.run(["git", "reset", "-q", "--hard"], cwd=repo, check=True)
     return out
 
@@ -176,7 +177,8 @@ def test_pure_additions_without_context_and_deletions(tmp_path):
 
 
 SRC = "def add(a, b):\n    return a + b\n"
-TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_zero():\n    assert add(0, 0) == 0\n"
+TEST = ("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_zero():\n    assert add(0, 0) == 0\n")
 
 
 def test_agent_run_with_the_bundled_model_is_graded_resolved(tmp_path, monkeypatch):
@@ -216,7 +218,8 @@ def test_cli_serves_fix_scripts_for_a_tasks_file_and_refuses_a_bad_script(tmp_pa
     (tmp_path / "tasks.jsonl").write_text(json.dumps(row) + "\n")
     (tmp_path / "bad.json").write_text('{"match": 1}')
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    bad = subprocess.run([sys.executable, "-m", "r2e", "scripted-model", "serve", "--script", str(tmp_path / "bad.json")],
+    bad = subprocess.run([sys.executable, "-m", "r2e", "scripted-model", "serve", "--script",
+                          str(tmp_path / "bad.json")],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "entries" in bad.stderr
     proc = subprocess.Popen([sys.executable, "-m", "r2e", "scripted-model", "serve", "--tasks",
