@@ -46,10 +46,11 @@ def quickstart_backend() -> tuple[str, str]:
         return "local", f"no Docker Engine answers ({type(exc).__name__}): using a venv on this host"
     from installers.images import BaseSpec, image_exists
 
-    if image_exists(client, BaseSpec("3.11", minimal=True).name):
-        return "docker", "base image r2e-base:py3.11-min is present"
+    base = BaseSpec("3.11", minimal=True).name
+    if image_exists(client, base):
+        return "docker", f"base image {base} is present"
     if shutil.which("debootstrap"):
-        return "docker", "building base image r2e-base:py3.11-min with debootstrap (about a minute, once)"
+        return "docker", f"building base image {base} with debootstrap (about a minute, once)"
     return "local", ("Docker answers but no base image exists and debootstrap is missing "
                      "(`apt-get install -y debootstrap`, then `r2e images build-base`): using a venv on this host")
 
