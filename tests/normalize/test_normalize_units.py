@@ -42,7 +42,7 @@ def test_base_rule_maps_python_and_distributions_to_the_nearest_local_base():
     assert df.base_candidates("python:3.10")[0] == "r2e-base:py3.11"
     assert df.base_candidates("docker.io/library/python:3.8-bullseye")[0] == "r2e-base:py3.9"
     assert df.base_candidates("ubuntu:24.04")[0] == "r2e-base:py3.13"
-    assert df.base_candidates("debian:bullseye-slim")[0] == "r2e-base:py3.9-min"
+    assert df.base_candidates("debian:bullseye-slim")[0] == "r2e-base:py3.9-slim"
     assert df.base_candidates("continuumio/miniconda3")[0] == "r2e-base:py3.11"
 
 
