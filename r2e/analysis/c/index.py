@@ -20,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from r2e.analysis.languages import load_query
 from r2e.analysis.tokens import count_tokens
 
-SCHEMA = 1
+SCHEMA = 2
 IDENT = re.compile(r"[A-Za-z_]\w*")
 CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 COMMENT_TEXT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
@@ -565,7 +565,7 @@ class _Builder:
         u.info["_s"], u.info["_e"] = s, e
         self.units.append(u)
         if kind == "fproto":  # shares the function's byte range: refs are derived from it later
-            self.protos.append((u, self.pending[-1], e))
+            self.protos.append((u, info.pop("_of"), e))
         else:
             self.pending.append(_Pending(u, s, e, own))
             self.pending[-1].parent = self.enclosing
@@ -631,12 +631,14 @@ class _Builder:
             uid = f"{self.path}::{name}#L{n.start_point[0] + 1}"  # a variant under other #if conditions
             self.count("conditional_variants")
         static = self._is_static(n, decl.start_byte)
-        sig = " ".join(self.data[self._extend_start(n.start_byte):decl.end_byte].decode("utf-8", "replace").split())
+        # comments dropped: a `// ...` between the specifiers and the declarator would swallow the
+        # rest of the line once the signature is joined
+        sig = " ".join(strip_comments(self.data[self._extend_start(n.start_byte):decl.end_byte].decode("utf-8", "replace")).split())
         params = fd.child_by_field_name("parameters")
         kr = any(c.type == "declaration" for c in n.children)  # K&R parameter declarations
         if kr:
             self.count("kr_definitions")
-            proto = " ".join(self.data[self._extend_start(n.start_byte):params.start_byte].decode("utf-8", "replace").split()) + "();"
+            proto = " ".join(strip_comments(self.data[self._extend_start(n.start_byte):params.start_byte].decode("utf-8", "replace")).split()) + "();"
         else:
             proto = sig + ";"
         n_params = 0
@@ -655,14 +657,14 @@ class _Builder:
             return
         self.seen_functions.setdefault(name, tuple(conds))
         self.macros_only += 1  # macros have no scope: one defined inside a body serves the whole file
-        self.enclosing = self.pending[-1]  # the function's, just added
+        own = self.enclosing = self.pending[-1]  # the function's, just added (before its body's #defines)
         self.items(body.children, conds)
         self.enclosing = None
         self.macros_only -= 1
         u.static = static
         # the synthesized prototype: refs are those of the signature only
         p = self.add(n, "fproto", name, (name,), conds, own=(ident.start_byte,), end_node=decl if not kr else params,
-                     uid=f"{uid}#proto")
+                     uid=f"{uid}#proto", _of=own)
         if p is not None:
             p.text = proto
             p.static = static
@@ -714,7 +716,7 @@ class _Builder:
         unsized = any(re.search(r"\[\s*\]", _txt(self.data, d.child_by_field_name("declarator") or d))
                       for d in decls if d.type == "init_declarator")
         if any(d.type == "init_declarator" for d in decls) and not unsized:  # `x[] = {..}`: sizeof needs it all
-            spec = self.data[self._extend_start(n.start_byte):decls[0].start_byte].decode("utf-8", "replace")
+            spec = strip_comments(self.data[self._extend_start(n.start_byte):decls[0].start_byte].decode("utf-8", "replace"))
             spec = re.sub(r"\bstatic\b\s*", "", spec)
             for name in self.static_names:  # `local` (#define local static) and the like
                 spec = re.sub(rf"\b{re.escape(name)}\b\s*", "", spec)

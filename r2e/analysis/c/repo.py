@@ -2,8 +2,9 @@
 
 A name used in file F resolves, in order, to: macros visible from F (F and the headers it includes,
 transitively), other declarations visible from F (the first file in include order that declares
-it), then non-`static` definitions anywhere in the repository (a function defined in another `.c`
-file and called through a prototype, or a header that could not be located). `static` functions
+it), then, unless a system header F includes (transitively) declares it (`write` from <unistd.h>,
+see sysnames.py), non-`static` definitions anywhere in the repository (a function defined in
+another `.c` file and called through a prototype, or a header that could not be located). `static` functions
 and variables never resolve outside their file (and the files that include it), so two
 `static int helper()` in two files are two nodes.
 """
@@ -16,18 +17,20 @@ import networkx as nx
 
 from r2e.analysis.c.includes import IncludeResolver
 from r2e.analysis.c.index import CFileIndex, CUnit
+from r2e.analysis.c.sysnames import SystemNames
 
 MAX_PASTED = 64
 DECL_KINDS = ("macro", "typedef", "struct", "union", "enum", "global", "prototype", "fproto", "expansion")
 
 
 class CRepo:
-    def __init__(self, files: dict[str, CFileIndex], inc_dirs: list[str]):
+    def __init__(self, files: dict[str, CFileIndex], inc_dirs: list[str], system_dirs: list[str] | None = None,
+                 system_names: SystemNames | None = None):
         self.files = files
         self.units: dict[str, CUnit] = {}
         self.by_name: dict[str, list[CUnit]] = {}  # declared name -> declaring units
         self.funcs: dict[str, list[CUnit]] = {}  # function name -> definitions
-        self.inc = IncludeResolver(sorted(files), inc_dirs)
+        self.inc = IncludeResolver(sorted(files), inc_dirs, system_dirs)
         self.includes: dict[str, list[tuple[CUnit, str | None]]] = {}
         self.unresolved_includes = 0
         for path, fi in files.items():
@@ -49,6 +52,18 @@ class CRepo:
         self._rank: dict[str, dict[str, int]] = {}
         self._flat: dict[str, dict[str, int]] = {}
         self._lookups: dict[tuple[str, str], list[CUnit]] = {}
+        self.sysnames = system_names if system_names is not None else SystemNames()
+        self.system_resolved = 0  # names left to the system headers instead of an unrelated file
+        self._sys_names: dict[str, frozenset[str]] = {}
+
+    def system_declares(self, name: str, path: str) -> bool:
+        """Does a system header that `path` includes (transitively) declare `name`?"""
+        names = self._sys_names.get(path)
+        if names is None:
+            headers = [u.info["target"] for p in self.closure(path) for u, r in self.includes.get(p, ())
+                       if r is None and u.info["system"]]
+            names = self._sys_names[path] = self.sysnames.names(headers)
+        return name in names
 
     # ------------------------------------------------------------ include graph
     def closure(self, path: str) -> list[str]:
@@ -146,6 +161,9 @@ class CRepo:
         out = [u for u in cands if not u.static and u.kind != "macro"]
         if not out:
             return []
+        if self.system_declares(name, path):  # the TU's own <unistd.h> `write`, not another file's
+            self.system_resolved += 1
+            return []
         out.sort(key=lambda u: (not u.path.endswith(".h"), self._distance(path, u.path), u.path, u.start_line))
         best = out[0].path
         return [u for u in out if u.path == best]
@@ -175,7 +193,7 @@ class CRepo:
         if local:
             return local[0]
         ext = [u for u in defs if not u.static]
-        if not ext:
+        if not ext or self.system_declares(name, path):
             return None
         ext.sort(key=lambda u: (self._distance(path, u.path), u.path))
         return ext[0]

@@ -16,7 +16,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from r2e.analysis.c.index import IDENT, CUnit
+from r2e.analysis.c.index import IDENT, CUnit, strip_comments
 from r2e.analysis.c.repo import CRepo
 from r2e.analysis.tokens import count_tokens
 
@@ -27,6 +27,23 @@ PLATFORM_NAMES = frozenset("WIN32 WIN64 WINDOWS WINAPI_FAMILY MSDOS OS2 UNIX LIN
                            "CYGWIN MINGW ANDROID EMSCRIPTEN".split())
 DEFINED_ONLY = re.compile(r"defined\s*\(?\s*([A-Za-z_]\w*)\s*\)?")
 TAG_DEFINERS = ("struct", "union", "typedef", "global", "expansion")
+# names of the standard library a header may use without including what defines them (it relies
+# on its includer): the slice includes the standard header itself when no unit of it defines them
+STD_NAMES = {
+    "stdbool.h": "bool true false",
+    "stddef.h": "size_t ptrdiff_t NULL offsetof max_align_t wchar_t",
+    "stdint.h": """int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t intptr_t uintptr_t
+                   intmax_t uintmax_t int_least8_t int_least16_t int_least32_t int_least64_t uint_least8_t
+                   uint_least16_t uint_least32_t uint_least64_t int_fast8_t int_fast16_t int_fast32_t
+                   int_fast64_t uint_fast8_t uint_fast16_t uint_fast32_t uint_fast64_t INT8_MAX INT16_MAX
+                   INT32_MAX INT64_MAX UINT8_MAX UINT16_MAX UINT32_MAX UINT64_MAX SIZE_MAX INT32_MIN
+                   INT64_MIN INTPTR_MAX UINTPTR_MAX""",
+    "stdarg.h": "va_list va_start va_end va_arg va_copy",
+    "sys/types.h": "ssize_t off_t",
+    "stdio.h": "FILE",
+    "limits.h": "CHAR_BIT INT_MAX INT_MIN UINT_MAX LONG_MAX LONG_MIN ULONG_MAX",
+}
+STD_HEADER_OF = {n: h for h, names in STD_NAMES.items() for n in names.split()}
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,7 @@ class Slicer:
         self.depth = depth
         self._conds: dict[str, set[str]] = {}
         self._part_tokens: dict[str, int] = {}
+        self._std_used: dict[str, frozenset] = {}
 
     # ------------------------------------------------------------ closure
     def required(self, start: CUnit, target: CUnit, have: dict[str, CUnit]) -> dict[str, CUnit]:
@@ -80,7 +98,8 @@ class Slicer:
         i.e. the last one above it in its file (the last one from other files)."""
         groups: dict[tuple, list[CUnit]] = {}
         for d in found:
-            groups.setdefault((d.path, d.conds) if d.kind == "macro" else (d.uid,), []).append(d)
+            # per name: a pasted name (`FFC_DOUBLE_##name`) finds every macro with its prefix
+            groups.setdefault((d.path, d.conds, d.name) if d.kind == "macro" else (d.uid,), []).append(d)
         out = []
         for ds in groups.values():
             if len(ds) == 1:
@@ -191,6 +210,9 @@ class Slicer:
         if switches:
             parts.append(("\n".join(f"#define {x} 1" for x in switches), None))
         parts += [(self._wrap(u, u.text, assumed), u) for u in features.values()]
+        std = self.standard_headers(have)
+        if std:
+            parts.append(("\n".join(f"#include <{h}>" for h in std), None))
         if tags:
             parts.append(("\n".join(t.replace(":", " ", 1) + ";" for t in tags), None))
         for u in ordered:
@@ -207,6 +229,19 @@ class Slicer:
             text=text, tokens=tokens, file_tokens=sum(repo.files[p].tokens for p in used),
             files=tuple(used), units=tuple(sorted(have)), callee_definitions=len(defs), trimmed=trimmed,
         )
+
+    def standard_headers(self, have: dict[str, CUnit]) -> list[str]:
+        """Standard headers for `bool`, `size_t`, `uint8_t` ... that the slice uses and no unit of it
+        defines (a header that relies on its includer for <stddef.h>). Read from the text: the
+        grammar takes these names for primitive types, so they are no references."""
+        defined = {n for u in have.values() for n in u.defines}
+        used: set[str] = set()
+        for u in have.values():
+            names = self._std_used.get(u.uid)
+            if names is None:
+                names = self._std_used[u.uid] = frozenset(IDENT.findall(strip_comments(u.text))) & STD_HEADER_OF.keys()
+            used |= names
+        return sorted({STD_HEADER_OF[r] for r in used - defined})
 
     @staticmethod
     def _text(u: CUnit, target: CUnit, rank: dict[str, int]) -> str:
