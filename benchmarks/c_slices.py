@@ -7,8 +7,9 @@ filters on; --all-functions turns those off too), the slice
 share of slices that compile, the most common first errors (the causes of the rest), extraction
 time (index + graph + all slices) and median context tokens. The baseline: the function's own file
 (a header too, as a C file of its own) compiled alone with the same flags and the project's include
-directories (no configure step, no -D); a function counts there only when the compiler read its
-definition (not one under `#ifdef _WIN32`). The rate excluding baseline failures is over those.
+directories (no configure step, no -D); a function of a .c file counts there only when the
+compiler read its definition (not one under `#ifdef _WIN32`). The rate excluding baseline
+failures is over those.
 
 Inputs (real, fetched with the ordinary clients):
   --fetch DIR   pip download --no-deps --no-binary :all: lz4 zstandard brotli  (their bundled C
@@ -165,9 +166,10 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
     with ThreadPoolExecutor(max(1, workers)) as ex:
         done = dict(zip(sources, ex.map(lambda p: compiles_in_place(project, p, dirs, sys_dirs), sources)))
     file_ok = {p: ok for p, (ok, _) in done.items()}
-    # a function counts in the baseline when its own file compiles alone and the compiler read it
-    # there (not under `#ifdef _WIN32`, say)
-    own_ok = [done[r.path][0] and defined_in(done[r.path][1], r.name) for r in records]
+    # a function counts in the baseline when its own file compiles alone and, for a .c file, the
+    # compiler read it there (not under `#ifdef _WIN32`, say); a header's functions may wait for a
+    # switch its includer sets (`#define FFC_IMPL`), so compiling alone is its whole baseline
+    own_ok = [done[r.path][0] and (r.path.endswith(".h") or defined_in(done[r.path][1], r.name)) for r in records]
     baseline = [(r, res) for r, res, ok in zip(records, results, own_ok) if ok]
     baseline_ok = sum(1 for _, (good, _) in baseline if good)
     causes = Counter(simplify(err) for good, err in results if not good)

@@ -74,6 +74,7 @@ class CResolver:
     def __init__(self, files: dict[str, SourceFile], prepared: CPrepared, indexer):
         from r2e.analysis.c.includes import IncludeResolver, system_include_dirs
         from r2e.analysis.c.repo import CRepo
+        from r2e.analysis.c.sysnames import SystemNames
         from r2e.analysis.c.templates import instantiate
 
         self.units = {u.uid: u for sf in files.values() for u in sf.index.units}
@@ -81,13 +82,17 @@ class CResolver:
         # templates need every file at once: instantiated here, after the (cached) per-file index
         blobs = {p: sf.text.encode("utf-8") for p, sf in files.items()}
         sys_dirs = system_include_dirs(prepared.include_dirs, prepared.include_dirs_from)
-        self.template_counts = instantiate(cfiles, blobs, IncludeResolver(sorted(cfiles), prepared.include_dirs, sys_dirs),
+        sysnames = SystemNames()
+        sysnames.prefetch({cu.info["target"] for fi in cfiles.values() for cu in fi.units
+                           if cu.kind == "include" and cu.info["system"]})
+        self.template_counts = instantiate(cfiles, blobs, IncludeResolver(sorted(cfiles), prepared.include_dirs, sys_dirs,
+                                                                          sysnames.has),
                                            indexer, prepared.masker)
         for fi in cfiles.values():
             for cu in fi.units:
                 if cu.uid not in self.units:
                     self.units[cu.uid] = to_unit(cu)
-        self.repo = CRepo(cfiles, prepared.include_dirs, sys_dirs)
+        self.repo = CRepo(cfiles, prepared.include_dirs, sys_dirs, sysnames)
         self.include_dirs = prepared.include_dirs
         self.include_dirs_from = prepared.include_dirs_from
 

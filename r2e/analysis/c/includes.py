@@ -6,8 +6,9 @@ they lie inside the repository) or, without one, are guessed from the tree: the 
 including file first, then against those directories, then (last resort) to the only header of
 that name in the repository. System includes (`<...>`) resolve only when the header is in the repo,
 against the system directories: all of compile_commands.json's, but of the guessed ones only the
-root, `include/`, `src/` ... (a `<poll.h>` is the system's even when `adapters/poll.h` exists);
-otherwise they stay include lines.
+root, `include/`, `src/` ... (a `<poll.h>` is the system's even when `adapters/poll.h` exists),
+then, for a header the machine does not have, the other folders too; otherwise they stay include
+lines.
 """
 
 from __future__ import annotations
@@ -90,10 +91,13 @@ def _from_compile_commands(root: Path, path: Path) -> list[str] | None:
 
 
 class IncludeResolver:
-    def __init__(self, paths: list[str], dirs: list[str], system_dirs: list[str] | None = None):
+    def __init__(self, paths: list[str], dirs: list[str], system_dirs: list[str] | None = None,
+                 machine_has=None):
         self.paths = set(paths)
         self.dirs = dirs
         self.system_dirs = dirs if system_dirs is None else system_dirs
+        # `<jansson_config.h>`, which only a folder of the repository has: searched in all of them
+        self.machine_has = machine_has or (lambda header: False)
         self.by_base: dict[str, list[str]] = {}
         for p in paths:
             self.by_base.setdefault(posixpath.basename(p), []).append(p)
@@ -104,6 +108,11 @@ class IncludeResolver:
         for c in cands:
             if c in self.paths and c != including:  # adapters/ae.h's `<ae.h>` is not itself
                 return c
+        if system and self.system_dirs != self.dirs and not self.machine_has(target):
+            for d in self.dirs:
+                c = posixpath.normpath(posixpath.join(d, target))
+                if c in self.paths and c != including:
+                    return c
         if not system:
             same = [p for p in self.by_base.get(posixpath.basename(target), ()) if p.endswith("/" + target) or p == target]
             if len(same) == 1:

@@ -274,7 +274,10 @@ class _Pending:
         elif cname in ("reference.name", "reference.type"):
             self.names.add((n.start_byte, n.text.decode("utf-8", "replace")))
         elif cname in ("reference.struct", "reference.union", "reference.enum"):
-            self.tags.add((n.start_byte, cname.split(".")[1] + ":" + n.text.decode("utf-8", "replace")))
+            tag = n.text.decode("utf-8", "replace")
+            self.tags.add((n.start_byte, cname.split(".")[1] + ":" + tag))
+            if tag in macro_names:  # `struct UTIL_TYPE_stat` with `#define UTIL_TYPE_stat stat`
+                self.macro_idents.add(tag)
         elif cname == "reference.field":
             name = n.text.decode("utf-8", "replace")
             if name in macro_names:

@@ -16,7 +16,7 @@ import posixpath
 import networkx as nx
 
 from r2e.analysis.c.includes import IncludeResolver
-from r2e.analysis.c.index import CFileIndex, CUnit
+from r2e.analysis.c.index import IDENT, CFileIndex, CUnit
 from r2e.analysis.c.sysnames import SystemNames
 
 MAX_PASTED = 64
@@ -30,7 +30,11 @@ class CRepo:
         self.units: dict[str, CUnit] = {}
         self.by_name: dict[str, list[CUnit]] = {}  # declared name -> declaring units
         self.funcs: dict[str, list[CUnit]] = {}  # function name -> definitions
-        self.inc = IncludeResolver(sorted(files), inc_dirs, system_dirs)
+        self.sysnames = system_names if system_names is not None else SystemNames()
+        if system_dirs is not None and system_dirs != inc_dirs:
+            self.sysnames.prefetch({u.info["target"] for fi in files.values() for u in fi.units
+                                    if u.kind == "include" and u.info["system"]})
+        self.inc = IncludeResolver(sorted(files), inc_dirs, system_dirs, self.sysnames.has)
         self.includes: dict[str, list[tuple[CUnit, str | None]]] = {}
         self.unresolved_includes = 0
         for path, fi in files.items():
@@ -51,8 +55,9 @@ class CRepo:
         self._closure: dict[str, list[str]] = {}
         self._rank: dict[str, dict[str, int]] = {}
         self._flat: dict[str, dict[str, int]] = {}
+        self._inc_conds: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._below: dict[str, set[str]] = {}
         self._lookups: dict[tuple[str, str], list[CUnit]] = {}
-        self.sysnames = system_names if system_names is not None else SystemNames()
         self.system_resolved = 0  # names left to the system headers instead of an unrelated file
         self._sys_names: dict[str, frozenset[str]] = {}
 
@@ -84,6 +89,36 @@ class CRepo:
         out.append(path)
         self._closure[path] = out
         return out
+
+    def include_conds(self, path: str) -> dict[str, tuple[str, ...]]:
+        """file of `path`'s closure -> the #if conditions its inclusion sits under (`#ifdef _WIN32`
+        + `#include "iowin32.h"`); () when some path includes it unconditionally."""
+        hit = self._inc_conds.get(path)
+        if hit is not None:
+            return hit
+        out: dict[str, tuple[str, ...]] = {path: ()}
+        todo = [path]
+        while todo:
+            p = todo.pop()
+            for u, r in self.includes.get(p, ()):
+                if r is None:
+                    continue
+                # a guard the included file defines itself (`#ifndef LZ4_SRC_INCLUDED` +
+                # `#include "lz4.c"`) would read false once the slice holds that #define
+                own = self._macros_below(r)
+                conds = tuple(c for c in dict.fromkeys(out[p] + u.conds) if not (set(IDENT.findall(c)) & own))
+                old = out.get(r)
+                if old is None or (len(conds) < len(old) and set(conds) <= set(old)):
+                    out[r] = conds
+                    todo.append(r)
+        self._inc_conds[path] = out
+        return out
+
+    def _macros_below(self, path: str) -> set[str]:
+        hit = self._below.get(path)
+        if hit is None:
+            hit = self._below[path] = {u.name for p in self.closure(path) for u in self.files[p].units if u.kind == "macro"}
+        return hit
 
     def flat_order(self, path: str) -> dict[str, int]:
         """uid -> position in the translation unit of `path` as the preprocessor would read it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from r2e.analysis.c.index import IDENT, CUnit, strip_comments
 from r2e.analysis.c.repo import CRepo
@@ -178,10 +178,14 @@ class Slicer:
     def system_includes(self, path: str) -> list[CUnit]:
         """`#include <...>` (and unresolvable quoted includes of system headers) of `path`'s closure."""
         out = []
+        reach = self.repo.include_conds(path)
         for p in self.repo.closure(path):
+            extra = reach.get(p, ())
             for u, r in self.repo.includes.get(p, ()):
                 if r is None and u.info["system"]:
-                    out.append(u)
+                    # a header included under `#ifdef _WIN32` brings its <windows.h> under it too
+                    add = tuple(c for c in extra if c not in u.conds)
+                    out.append(replace(u, conds=add + u.conds) if add else u)
         return out
 
     def render(self, target: CUnit, have: dict[str, CUnit], defs: list[CUnit], trimmed: int) -> CSlice:
@@ -300,6 +304,10 @@ class Slicer:
         for u in units:
             # a macro body is only expanded where used: a macro follows only what its #if reads
             names = self._cond_names(u) if u.kind == "macro" else u.refs
+            if u.kind == "typedef" and "{" not in u.text:
+                # `typedef struct X X;` needs no definition of X (its tag is forward-declared at
+                # the top); following it would close a cycle with `struct X { X *next; }`
+                names = [r for r in names if not r.startswith(("struct:", "union:"))]
             conds = self._cond_names(u)
             own = set(u.defines)
             for r in names:

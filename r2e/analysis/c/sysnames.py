@@ -26,7 +26,32 @@ class SystemNames:
     def __init__(self, cc: str | None = None):
         self.cc = cc or os.environ.get("CC") or "cc"
         self._cache: dict[tuple[str, ...], frozenset[str]] = {}
+        self._has: dict[str, bool] = {}
         self._parser = None
+
+    def has(self, header: str) -> bool:
+        """Does the machine have `<header>`? (Asked in batches: see `prefetch`.)"""
+        if header not in self._has:
+            self.prefetch([header])
+        return self._has[header]
+
+    def prefetch(self, headers) -> None:
+        """Which of `headers` the machine has, in one compiler run."""
+        todo = sorted({h for h in headers if h not in self._has})
+        if not todo:
+            return
+        safe = [h for h in todo if SAFE_HEADER.fullmatch(h)]
+        src = "".join(f'#if __has_include(<{h}>)\nR2E_HAS "{h}"\n#endif\n' for h in safe)
+        found: set[str] = set()
+        try:
+            p = subprocess.run([self.cc, "-E", "-P", "-x", "c", "-"], input=src, capture_output=True, text=True,
+                               timeout=TIMEOUT, errors="replace")
+            if p.returncode == 0:
+                found = set(re.findall(r'R2E_HAS "([^"]*)"', p.stdout))
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for h in todo:
+            self._has[h] = h in found
 
     def names(self, headers) -> frozenset[str]:
         """Names declared by `#include <h>` for every h in `headers` (those the machine has)."""
