@@ -205,6 +205,13 @@ class CIndexer:
         return defines, refs - set(defines)
 
 
+def _is_file_scope_decl(n, data: bytes) -> bool:
+    """A declaration that cannot be a statement: it has a storage class or qualifier first."""
+    first = n.children[0] if n.children else None
+    return first is not None and first.type in ("storage_class_specifier", "type_qualifier") \
+        and data[first.start_byte:first.end_byte] in (b"static", b"extern", b"const")
+
+
 def strip_comments(text: str) -> str:
     """C text without comments (a word in a comment is no macro call)."""
     return COMMENT_TEXT.sub(" ", text)
@@ -704,9 +711,13 @@ class _Builder:
             return
         idents = [declarator_name(d) for d in decls]
         names = [_txt(self.data, i) for i in idents if i is not None]
-        if not names or self.in_error:  # statements of a broken function body look like globals
+        if not names:
             return
         start = self._extend_start(n.start_byte)
+        if self.in_error and not (self.data[start - 1:start] in (b"\n", b"") and _is_file_scope_decl(n, self.data)):
+            # statements of a broken function body look like globals; a `static const` at the
+            # start of a line, recovered out of an ERROR, is still one
+            return
         if start > 0 and self.data[start - 1:start] not in (b"\n", b"") and not conds:
             # indented at file scope: a stray statement of a mis-parsed body
             self.count("indented_globals_skipped")
