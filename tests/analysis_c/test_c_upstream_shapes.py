@@ -259,3 +259,73 @@ def test_callee_resolves_through_what_the_translation_unit_sees(tmp_path):
     assert "contrib/stream" not in "".join(flush.context_files)
     assert_compiles(flush)
     assert stats["skipped"].get("names_left_to_system_headers", 0) >= 1
+
+
+# ------------------------------------------------------------------ include conditions, tags, cycles
+SHAPES_TREE = {
+    # minizip: a Windows-only header included under `#ifdef _WIN32` includes <windows.h> itself
+    "iowin.h": """
+        #include <windows.h>
+        void fill_win32_api(void *p);
+    """,
+    # lz4: `#ifndef LZ4_SRC_INCLUDED` + `#include "core.c"`, which defines that guard itself
+    "core.c": """
+        #ifndef CORE_SRC_INCLUDED
+        #define CORE_SRC_INCLUDED 1
+        #include <string.h>
+        static void core_clear(void *p, size_t n) { memset(p, 0, n); }
+        #endif
+    """,
+    "util.h": """
+        #include <sys/stat.h>
+        #define UTIL_TYPE_stat stat
+        typedef struct node node;
+        struct node { node *next; struct UTIL_TYPE_stat st; };
+    """,
+    # lz4hc: `#define ip (*_ip)` in one body, `#undef ip` after it; `ip` is a parameter elsewhere
+    "seq.c": """
+        static int encode(const char **_ip) {
+        #define ip (*_ip)
+            return *ip++ == 'a';
+        }
+        #undef ip
+        static int find(const char *ip, int n);
+        int scan(const char *s) { return find(s, 1) + encode(&s); }
+        static int find(const char *ip, int n) { return ip[n] == 'b'; }
+    """,
+    "app.c": """
+        #include <stdio.h>
+        #ifdef _WIN32
+        #include "iowin.h"
+        #endif
+        #ifndef CORE_SRC_INCLUDED
+        #include "core.c"
+        #endif
+        #include "util.h"
+
+        long file_size(const char *name) {
+            struct UTIL_TYPE_stat st;
+            node n;
+            if (stat(name, &st) != 0) return -1;
+            n.next = 0;
+            core_clear(&n, sizeof n);
+            return (long)st.st_size;
+        }
+    """,
+}
+
+
+@needs_cc
+def test_includes_keep_their_conditions_tags_through_macros_and_typedef_cycles(tmp_path):
+    root = write_tree(tmp_path / "shapes", SHAPES_TREE)
+    recs, _ = slices(root)
+    rec = recs["app.c::file_size"]
+    assert_compiles(rec)
+    text = rec.context
+    # <windows.h> comes only under the condition its header was included under
+    assert "#if defined(_WIN32)\n#include <windows.h>" in text
+    assert "#define UTIL_TYPE_stat stat" in text
+    assert text.index("typedef struct node node;") < text.index("struct node {")
+    scan = recs["seq.c::scan"]
+    assert_compiles(scan)
+    assert scan.context.count("#define ip") == 1  # only inside encode's body, where the source has it

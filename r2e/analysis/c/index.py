@@ -796,8 +796,14 @@ class _Builder:
         name = _txt(self.data, nm)
         params = n.child_by_field_name("parameters")
         pnames = [_txt(self.data, c) for c in params.named_children] if params is not None else []
+        extra = {}
+        if self.enclosing is not None and re.compile(rb"(?m)^[ \t]*#[ \t]*undef[ \t]+" + re.escape(name.encode()) + rb"\b").search(
+                self.data, n.start_byte, self.enclosing.end + 1000):
+            # `#define ip (*_ip)` in a body, `#undef ip` by its end: it exists only there (and the
+            # body's text carries it); elsewhere it would rewrite every `ip`
+            extra["scoped"] = True
         self.add(n, "macro", name, (name,), conds, own=(nm.start_byte,), params=pnames,
-                 function_like=params is not None)
+                 function_like=params is not None, **extra)
 
     def include(self, n, conds) -> None:
         p = n.child_by_field_name("path")

@@ -60,9 +60,16 @@ class CRepo:
         self._lookups: dict[tuple[str, str], list[CUnit]] = {}
         self.system_resolved = 0  # names left to the system headers instead of an unrelated file
         self._sys_names: dict[str, frozenset[str]] = {}
+        self._sys_all: frozenset[str] | None = None
 
     def system_declares(self, name: str, path: str) -> bool:
         """Does a system header that `path` includes (transitively) declare `name`?"""
+        if self._sys_all is None:  # one compiler run for every system header of the repository first:
+            # most names no system header declares, and then no file's own set is needed
+            self._sys_all = self.sysnames.names({u.info["target"] for incs in self.includes.values()
+                                                 for u, r in incs if r is None and u.info["system"]})
+        if name not in self._sys_all:
+            return False
         names = self._sys_names.get(path)
         if names is None:
             headers = [u.info["target"] for p in self.closure(path) for u, r in self.includes.get(p, ())

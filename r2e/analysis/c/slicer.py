@@ -83,7 +83,7 @@ class Slicer:
                     at = u if name in self._cond_names(u) or (u.path == target.path and u.kind != "macro") else target
                     found = self._in_effect(found, at)
                 for d in found:
-                    if d.uid in have or d.uid in new or d.uid == start.uid:
+                    if d.uid in have or d.uid in new or d.uid == start.uid or d.info.get("scoped"):
                         continue
                     if d.kind == "expansion" and d.name == u.name:
                         continue  # a generator's pasted names are what its invocations define
@@ -222,7 +222,7 @@ class Slicer:
         for u in ordered:
             parts.append((self._wrap(u, self._text(u, target, rank), assumed), u))
         for d in defs:
-            parts.append((self._wrap(d, d.text, assumed), d))
+            parts.append((self._wrap(d, d.text + self._undefs(d), assumed), d))
         parts.append((target.text, target))
         text = "\n\n".join(p for p, _ in parts if p) + "\n"
         # the sum of the parts' counts (each cached): the same pre-tokenizer pieces as the whole text,
@@ -233,6 +233,13 @@ class Slicer:
             text=text, tokens=tokens, file_tokens=sum(repo.files[p].tokens for p in used),
             files=tuple(used), units=tuple(sorted(have)), callee_definitions=len(defs), trimmed=trimmed,
         )
+
+    def _undefs(self, f: CUnit) -> str:
+        """`#undef` of the macros a body defines for itself (`#define ip (*_ip)`), as the source
+        does after it: the definitions that follow in the slice must not see them."""
+        names = [u.name for u in self.repo.files[f.path].units if u.kind == "macro" and u.info.get("scoped")
+                 and f.start_line <= u.start_line <= f.end_line]
+        return "".join(f"\n#undef {n}" for n in dict.fromkeys(names))
 
     def standard_headers(self, have: dict[str, CUnit]) -> list[str]:
         """Standard headers for `bool`, `size_t`, `uint8_t` ... that the slice uses and no unit of it
@@ -306,7 +313,8 @@ class Slicer:
             names = self._cond_names(u) if u.kind == "macro" else u.refs
             if u.kind == "typedef" and "{" not in u.text:
                 # `typedef struct X X;` needs no definition of X (its tag is forward-declared at
-                # the top); following it would close a cycle with `struct X { X *next; }`
+                # the top); following it would close a cycle with `struct X { X *next; }`. Its
+                # users follow the definition of X instead (one may hold an X by value)
                 names = [r for r in names if not r.startswith(("struct:", "union:"))]
             conds = self._cond_names(u)
             own = set(u.defines)
@@ -322,6 +330,9 @@ class Slicer:
                         deps[d.uid].add(u.uid)
                     else:
                         deps[u.uid].add(d.uid)
+                        if d.kind == "typedef" and "{" not in d.text:
+                            deps[u.uid] |= {t.uid for tag in d.refs if tag.startswith(("struct:", "union:"))
+                                            for t in by_name.get(tag, ()) if t.uid != u.uid}
                         if d.kind == "macro" and u.kind != "macro":
                             # `#define State StateInternal` used in a prototype: the prototype also
                             # follows what the macro expands to

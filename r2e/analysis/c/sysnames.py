@@ -68,7 +68,7 @@ class SystemNames:
                                capture_output=True, text=True, timeout=TIMEOUT, errors="replace")
         except (OSError, subprocess.TimeoutExpired):
             return frozenset()
-        if p.returncode != 0:
+        if p.returncode != 0 and not p.stdout:  # an `#error` in one header still leaves the others' output
             return frozenset()
         return frozenset(DEFINE.findall(p.stdout)) | self._declared(p.stdout)
 
