@@ -3,10 +3,12 @@
 A call to `write` in a file that includes `<unistd.h>` is POSIX's `write`, even when some header
 elsewhere in the repository (one the file never includes) declares a `write` of its own. To know
 that, the system headers a file includes (transitively, through the repository's headers) are
-preprocessed once per distinct set with `cc -E -dD` and the declared names collected with
-tree-sitter-c: functions, variables, typedefs, enumerators, struct/union tags and macros. Headers
-the machine lacks are skipped (`__has_include`); without a compiler the set is empty, and
-resolution falls back to the repository alone, as before.
+preprocessed with `cc -E -dD` and the declared names collected with tree-sitter-c: functions,
+variables, typedefs, enumerators, struct/union tags and macros. CRepo asks once for every system
+header of the repository (a name none declares needs no more), then once per distinct set of a
+file that uses such a name. Headers the machine lacks are skipped (`__has_include`); `has` tells
+which ones it has. Without a compiler the sets are empty and resolution falls back to the
+repository alone, as before.
 """
 
 from __future__ import annotations
