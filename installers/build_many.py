@@ -139,13 +139,22 @@ def _build_remote(items: list[BuildItem], exp: Experiment, opts: BuildOptions, e
         except KeyboardInterrupt:
             interrupted = True
             report = executor.on_each_node(cleanup_node, remote.run_id, [it.repo_id for it in todo])
-            echo(f"interrupted: cleaned up {len(report)} node(s)", err=True)
+            echo(_cleanup_line(report), err=True)
     summary = summarize(items, exp, time.monotonic() - t0)
     summary.update(interrupted=interrupted, executor=executor.name, nodes=nodes, retried=retried)
     exp.write_build_summary(merge_summary(_previous_summary(exp, echo), summary))
     if interrupted:
         raise KeyboardInterrupt
     return summary
+
+
+def _cleanup_line(report: dict) -> str:
+    done = {k: v for k, v in report.items() if isinstance(v, dict)}
+    total = {key: sum(v.get(key, 0) for v in done.values()) for key in ("killed", "containers", "scratch")}
+    line = (f"interrupted: cleaned up {len(done)} node(s): killed {total['killed']} command(s), removed "
+            f"{total['containers']} container(s) and {total['scratch']} scratch folder(s)")
+    failed = {k: v for k, v in report.items() if k not in done}
+    return line + "".join(f"; {k}: {v}" for k, v in failed.items())
 
 
 def _where(result: BuildResult | None) -> str:
