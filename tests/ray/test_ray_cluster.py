@@ -185,11 +185,3 @@ def test_ctrl_c_cancels_the_tasks_and_leaves_nothing_running(cluster, cli, git_r
 def slow_tests() -> list[str]:
     ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in ps.splitlines() if "r2e-ray-" in line and "pytest" in line]
-
-
-def test_missing_ray_is_one_line(monkeypatch, cli, git_repo_factory):
-    setup_exp(cli, git_repo_factory, "noray", ["python2"])
-    monkeypatch.setitem(sys.modules, "ray", None)
-    res = cli("build", "-e", "noray", "--backend", "local", "--executor", "ray")
-    assert res.exit_code == 2 and "pip install 'r2e[ray]'" in res.output
-    assert len(res.output.strip().splitlines()) == 1
