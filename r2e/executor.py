@@ -215,7 +215,10 @@ class RayExecutor:
         if res.memory:
             opts["memory"] = int(res.memory)
         if node:  # soft: a node that is gone or full does not hold the task back
-            opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+            try:
+                opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+            except ValueError:  # not a node id (an old or edited record): no preference
+                pass
         return opts
 
     def map(self, fn, items, *, resources=None, on_done=None, prepare=None, hint=None):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from installers.build_many import BuildItem
 from installers.options import BuildOptions
 from installers.remote_build import (BuildUnit, RemoteBuilds, collect_files, container_prefix, container_memory,
                                      git_bundle, node_options, parse_bytes, push_image, pull_image, registry_ref,
@@ -106,6 +107,22 @@ def test_write_back_files_then_result_and_skip_unfinished(tmp_path):
     assert not exp.build_result_path("o__s").exists()  # no verdict: it builds again next time
     with pytest.raises(StageFileError):
         exp.write_build_files("o__r", {"../escape": b"x"})
+
+
+def test_rebuilds_prefer_the_node_holding_the_image(tmp_path):
+    exp = experiment(tmp_path)
+    for repo, image, node in [("a", "r2e-repo-a:1", "n-old"), ("b", "r2e-repo-b:2", "n-old"), ("c", None, None)]:
+        exp.write_build_result(BuildResult(repo, "success", image=image, extra={"node_id": node} if node else {}))
+
+    class Cluster:
+        def on_each_node(self, fn, *args):
+            return {"10.0.0.1/n1": {"node_id": "n1", "images": ["r2e-repo-a:1"]}, "10.0.0.2/n2": "Error: down"}
+
+    remote = RemoteBuilds(exp, BuildOptions(backend="docker"))
+    items = [BuildItem(r, tmp_path / r) for r in ("a", "b", "c", "new")]
+    remote.locate(items, Cluster())
+    # the engine that holds the image wins over the node that built it; unknown repos go anywhere
+    assert [remote.hint(it) for it in items] == ["n1", "n-old", None, None]
 
 
 def test_remove_containers_only_touches_the_runs_repos():

@@ -78,6 +78,18 @@ def test_map_returns_results_and_failures_as_data(executor):
     assert all(isinstance(f.error, ValueError) and "bad item" in str(f.error) for f in failed)
 
 
+def test_a_hint_places_tasks_on_the_named_node(cluster, executor):
+    from tests.ray import tasks
+
+    target = cluster[1][1].node_id
+    ok, failed = executor.map(tasks.where, range(4), hint=lambda item: target)
+    assert not failed and {r["node_id"] for _, r in ok} == {target}
+    ok, _ = executor.map(tasks.where, [0], hint=lambda item: "ab" * 28)  # a node that is gone: runs elsewhere
+    assert ok[0][1]["x"] == 0
+    ok, _ = executor.map(tasks.where, [0], hint=lambda item: "not-a-node-id")  # a bad record: no hint
+    assert ok[0][1]["x"] == 0
+
+
 def test_task_on_a_lost_node_is_retried_elsewhere_and_recorded(cluster, executor, tmp_path):
     from tests.ray import tasks
 
