@@ -76,6 +76,9 @@ class Executor(Protocol):
     def on_each_node(self, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
         """Run fn(*args) once on every live node; return {node label: result or the error's message}."""
 
+    def connect(self) -> None:
+        """Reach the workers now (a bad address is one line before any work starts)."""
+
     def close(self) -> None: ...
 
 
@@ -96,6 +99,9 @@ class LocalExecutor:
             return {"local": fn(*args)}
         except Exception as exc:
             return {"local": f"{type(exc).__name__}: {exc}"}
+
+    def connect(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -173,6 +179,10 @@ class RayExecutor:
         ray = self.ray
         if ray.is_initialized():
             return
+        reason = unreachable(self.address)
+        if reason:  # Ray itself would retry for minutes before saying so
+            raise R2EUsageError(f"no Ray cluster at '{self.address}' ({reason}): start one with `ray start --head`, "
+                                "or pass --ray-address HOST:PORT")
         try:
             ray.init(address=self.address, log_to_driver=False, logging_level="ERROR",
                      configure_logging=True)
@@ -306,6 +316,18 @@ class RayExecutor:
             except Exception as exc:
                 out[label] = f"{type(exc).__name__}: {str(exc)[:200]}"
         return out
+
+
+def unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why HOST:PORT takes no connections (None when it does, or when the address is not HOST:PORT)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return None
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _cause(ray, exc: BaseException) -> BaseException:

@@ -66,6 +66,7 @@ def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeou
         check_registry(registry)
     runner = make_executor(executor, workers=jobs, address=ray_address, max_retries=max_retries)
     try:
+        runner.connect()
         summary = run_build(ws, exp, repos, opts, jobs=jobs, force=force, min_free_gb=min_free_gb, executor=runner,
                             registry=registry)
     finally:

@@ -194,3 +194,12 @@ class FakeClient:
     def pull(self, repository, tag=None):
         self.log.append(("pull", repository, tag))
         return FakeImage("pulled", self)
+
+
+def test_an_address_that_takes_no_connections_is_one_line_at_once():
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'r2e[ray]')")
+    from r2e.executor import RayExecutor, unreachable
+
+    assert unreachable("auto") is None and unreachable("ray://h:1") is None
+    with pytest.raises(Exception, match=r"no Ray cluster at '127.0.0.1:1' \(Connection refused\)"):
+        RayExecutor("127.0.0.1:1").connect()
