@@ -22,6 +22,7 @@ from r2e.pool import Failure, run_pool
 EXECUTORS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 3  # Ray's own default for tasks
 CANCEL_GRACE = 5.0  # seconds a cancelled task gets to clean up (kill its commands, remove its containers)
+HEAD_RESOURCE = "node:__internal_head__"  # Ray gives the head node this resource
 RAY_MISSING = "--executor ray needs Ray: pip install 'r2e[ray]'"
 
 OnDone = Callable[[Any, Any, BaseException | None], None]
@@ -132,7 +133,12 @@ def _ray_task(fn, payload, key: str, ledger):
     ctx = ray.get_runtime_context()
     node_id = ctx.get_node_id()
     node_ip = ray.util.get_node_ip_address()
-    attempt, tried = ray.get(ledger.begin.remote(key, node_ip, node_id)) if ledger is not None else (1, [node_ip])
+    attempt, tried = 1, [node_label(node_ip, node_id)]
+    if ledger is not None:
+        try:
+            attempt, tried = ray.get(ledger.begin.remote(key, node_ip, node_id), timeout=60)
+        except Exception:  # the count is a record, never a reason to fail the work
+            pass
     token = _PLACEMENT.set(Placement(node_ip, node_id, attempt, tuple(tried)))
     try:
         return fn(payload)
@@ -196,12 +202,10 @@ class RayExecutor:
         self.connect()
         if self._remote is None:
             ray = self.ray
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             self._remote = ray.remote(_ray_task)
-            head = ray.get_runtime_context().get_node_id()
-            self._ledger = ray.remote(_Ledger).options(
-                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(head, soft=True)).remote()
+            # on the head node (where the GCS is): it outlives any worker node
+            self._ledger = ray.remote(_Ledger).options(num_cpus=0, resources={HEAD_RESOURCE: 0.001}).remote()
 
     def nodes(self) -> list[dict]:
         self.connect()

@@ -117,6 +117,66 @@ def test_task_on_a_lost_node_is_retried_elsewhere_and_recorded(cluster, executor
     c.wait_for_nodes()
 
 
+SLEEPY = {
+    "sp/__init__.py": "def add(a, b):\n    return a + b\n",
+    "tests/test_sp.py": "import time\n\ndef test_sleepy():\n    time.sleep(6)\n",
+}
+
+
+def test_build_on_a_lost_node_is_built_again_elsewhere_and_recorded(cluster, executor, git_repo_factory, tmp_path):
+    from installers.build_many import BuildItem, build_many
+    from installers.options import BuildOptions
+    from tests.installers.fixtures import experiment
+
+    c, nodes = cluster
+    _, path, sha = git_repo_factory("fx", "sleepy", SLEEPY)
+    exp = experiment(tmp_path)
+    out = {}
+    runner = threading.Thread(target=lambda: out.update(summary=build_many(
+        [BuildItem("fx__sleepy", path, sha)], exp, BuildOptions(backend="local", timeout_per_task=300),
+        executor=executor, echo=lambda *a, **k: None)))
+    runner.start()
+    deadline = time.monotonic() + 90
+    victim = None
+    while victim is None and time.monotonic() < deadline and runner.is_alive():
+        victim = node_running(nodes, "fx__sleepy/venv/bin/python -m pytest")
+        time.sleep(0.3)
+    assert victim is not None, "the build never reached its tests"
+    c.remove_node(victim)
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    result = exp.build_result("fx__sleepy")
+    assert result.status == "success", result
+    assert result.extra["attempts"] == 2 and len(result.extra["nodes_tried"]) == 2
+    assert result.extra["node_id"] != victim.node_id
+    assert out["summary"]["retried"] == ["fx__sleepy"]
+    nodes.remove(victim)
+    nodes.append(c.add_node(**NODE_ARGS))
+    c.wait_for_nodes()
+
+
+def ps_lines() -> list[str]:
+    return subprocess.run(["ps", "-ww", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
+
+
+def node_running(nodes, marker: str):
+    """The node whose raylet is an ancestor of a process running `marker` (several raylets share this machine)."""
+    parent = {}
+    hits = []
+    for line in ps_lines():
+        pid, ppid, args = line.split(None, 2)
+        parent[int(pid)] = int(ppid)
+        if marker in args and "bwrap" not in args:
+            hits.append(int(pid))
+    raylets = {n.all_processes["raylet"][0].process.pid: n for n in nodes}
+    for pid in hits:
+        while pid > 1:
+            if pid in raylets:
+                return raylets[pid]
+            pid = parent.get(pid, 1)
+    return None
+
+
 def setup_exp(cli, git_repo_factory, exps, names, files=None):
     args = []
     for name in names:
