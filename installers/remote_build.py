@@ -24,7 +24,7 @@ from installers.build import build_repo
 from installers.docker_env import DockerEnvironment, close_all
 from installers.images import LABEL
 from installers.installer import CANCELLED
-from installers.local_env import kill_all
+from installers.local_env import hide_variable, kill_all
 from installers.options import BuildOptions
 from r2e.errors import R2EError
 from r2e.executor import Resources, node_label, placement
@@ -108,6 +108,7 @@ def node_options(unit: BuildUnit) -> BuildOptions:
     if unit.llm is not None:
         from r2e.llm.config import LLMConfig
 
+        hide_variable(unit.llm["api_key_env"])  # as on the head: the key's variable never reaches a command
         llm = dict(unit.llm)
         if llm.get("cache_path") is not None:
             llm["cache_path"] = cache / "llm-cache.sqlite3"

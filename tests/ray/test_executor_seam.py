@@ -67,19 +67,23 @@ def test_build_task_reserves_the_container_memory():
 def test_units_ship_no_client_no_key_and_unpack_on_a_node(tmp_path, monkeypatch):
     from r2e.llm.config import LLMConfig
 
-    monkeypatch.setenv("SHIP_TEST_KEY", "sk-secret-value-123456")
+    monkeypatch.setenv("SHIP_MODELVAR", "sk-secret-value-123456")
     opts = BuildOptions(backend="local", docker_client=object(), notify=print, wheelhouse=tmp_path / "wh",
-                        llm=LLMConfig(model="m", api_key_env="SHIP_TEST_KEY", cache_path=tmp_path / "c.sqlite3"))
+                        llm=LLMConfig(model="m", api_key_env="SHIP_MODELVAR", cache_path=tmp_path / "c.sqlite3"))
     shipped, llm = shippable(opts)
     assert shipped.docker_client is None and shipped.notify is None and shipped.llm is None
-    assert llm["api_key_env"] == "SHIP_TEST_KEY" and "sk-secret" not in repr(llm) and "breaker" not in llm
+    assert llm["api_key_env"] == "SHIP_MODELVAR" and "sk-secret" not in repr(llm) and "breaker" not in llm
     repo = tmp_path / "repo"
     sha = make_git_repo(repo, {"a/__init__.py": "X = 1\n"})
     unit = BuildUnit("e", "o__r", sha, git_bundle(repo), shipped, llm, "run1", registry=None)
     import pickle
 
     unit = pickle.loads(pickle.dumps(unit))  # what Ray does to it
+    monkeypatch.setattr("installers.local_env._HIDDEN_NAMES", set())  # a fresh node process
     node = node_options(unit)
+    from installers.local_env import scrubbed_environ
+
+    assert "SHIP_MODELVAR" not in scrubbed_environ()
     assert node.llm.model == "m" and node.llm.cache_path != tmp_path / "c.sqlite3"
     assert node.wheelhouse != tmp_path / "wh"
     unbundle(unit.bundle, tmp_path / "node" / "o__r")
