@@ -23,6 +23,10 @@ def timeit(fn, n=3):
         best = d if best is None else min(best, d)
     return best
 
+def rss_mb() -> float:
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+
+
 NODE = {"num_cpus": 1, "memory": 6 * 2**30, "object_store_memory": 80 * 2**20}
 out = {}
 items = list(range(50))
@@ -67,7 +71,7 @@ for nodes in (1, 2):
     kids = [r for r in rows if r[1] == head[0]]
     out[f"head_rss_mb_{nodes}"] = {"gcs_server": sum(int(r[2]) for r in gcs) / 1024, "raylet": int(head[2]) / 1024,
                                     "raylet_children": {r[3].split()[0][-40:]: int(r[2]) / 1024 for r in kids},
-                                    "driver_self": int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024}
+                                    "driver_self": rss_mb()}
     ray.shutdown()
     setup(f"br{nodes}")
     out[f"build_ray_{nodes}node"] = r2e("build", "-e", f"br{nodes}", "--backend", "local", "--executor", "ray",
