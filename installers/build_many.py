@@ -18,7 +18,7 @@ from installers.installer import CANCELLED
 from installers.local_env import kill_all
 from installers.options import BuildOptions
 from r2e.experiment import Experiment, StageFileError
-from r2e.pool import run_pool
+from r2e.executor import Executor, LocalExecutor
 from r2e.progress import progress
 from r2e.stage_records import USABLE_STATUSES, BuildResult
 from r2e.workspace import now_iso
@@ -42,9 +42,17 @@ def free_gb(path: Path) -> float:
 
 
 def build_many(items: list[BuildItem], exp: Experiment, opts: BuildOptions, *, workers: int = 1,
-               force: bool = False, min_free_gb: float = DEFAULT_MIN_FREE_GB, echo=click.echo) -> dict:
-    """Build every item not already built in `exp` (unless `force`); write and return the summary."""
+               force: bool = False, min_free_gb: float = DEFAULT_MIN_FREE_GB, echo=click.echo,
+               executor: Executor | None = None, registry: str | None = None) -> dict:
+    """Build every item not already built in `exp` (unless `force`); write and return the summary.
+
+    On a cluster executor (`ray`) each build runs on a node and its files come back to be written here."""
     exp.build_dir.mkdir(parents=True, exist_ok=True)
+    executor = executor or LocalExecutor(workers)
+    remote = executor.name != "local"
+    if remote:
+        return _build_remote(items, exp, opts, executor, force=force, min_free_gb=min_free_gb, echo=echo,
+                             registry=registry)
     if workers > WORKER_WARNING:
         echo(f"warning: {workers} workers: above {WORKER_WARNING} the Docker engine's connection pool is known to "
              "fail at random; the client pool is sized to match, but consider fewer", err=True)
@@ -73,7 +81,7 @@ def build_many(items: list[BuildItem], exp: Experiment, opts: BuildOptions, *, w
                         f"{item.repo_id}: {status}" + (f" ({error})" if error else _detail(result)))
 
         try:
-            run_pool(one, todo, workers, on_done=done)
+            executor.map(one, todo, on_done=done)
         except KeyboardInterrupt:
             interrupted = True
             CANCELLED.set()
@@ -88,6 +96,72 @@ def build_many(items: list[BuildItem], exp: Experiment, opts: BuildOptions, *, w
     if interrupted:
         raise KeyboardInterrupt
     return summary
+
+
+def _build_remote(items: list[BuildItem], exp: Experiment, opts: BuildOptions, executor: Executor, *, force: bool,
+                  min_free_gb: float, echo, registry: str | None) -> dict:
+    """The cluster path: resume is decided here, each build ships as a unit, results are written here."""
+    from installers.remote_build import RemoteBuilds, build_resources, cleanup_node, run_unit
+
+    todo = [it for it in items if force or not exp.build_result_path(it.repo_id).exists()]
+    skipped = len(items) - len(todo)
+    if skipped:
+        echo(f"{skipped} repo(s) already built (use --force to rebuild)")
+    remote = RemoteBuilds(exp, opts, registry=registry, min_free_gb=min_free_gb)
+    t0 = time.monotonic()
+    nodes: dict[str, int] = {}
+    retried: list[str] = []
+    interrupted = False
+    if todo:
+        remote.locate(todo, executor)
+    with progress(len(todo), f"build ({executor.name})") as bar:
+        def done(item: BuildItem, payload: dict | None, error: BaseException | None) -> None:
+            result = None
+            if error is None and payload is not None:
+                try:
+                    result = remote.write_back(payload)
+                except Exception as exc:  # one unwritable result never stops the batch
+                    error = exc
+            if result is not None:
+                node = result.extra.get("node")
+                if node:
+                    nodes[node] = nodes.get(node, 0) + 1
+                if (result.extra.get("attempts") or 1) > 1:
+                    retried.append(item.repo_id)
+            status = result.status if error is None and result is not None else "error"
+            bar.advance("ok" if status in USABLE_STATUSES else "failed",
+                        f"{item.repo_id}: {status}" + (f" ({type(error).__name__}: {error})" if error else
+                                                       _detail(result) + _where(result)))
+
+        try:
+            executor.map(run_unit, todo, resources=build_resources(), on_done=done, prepare=remote.unit,
+                         hint=remote.hint)
+        except KeyboardInterrupt:
+            interrupted = True
+            report = executor.on_each_node(cleanup_node, remote.run_id, [it.repo_id for it in todo])
+            echo(_cleanup_line(report), err=True)
+    summary = summarize(items, exp, time.monotonic() - t0)
+    summary.update(interrupted=interrupted, executor=executor.name, nodes=nodes, retried=retried)
+    exp.write_build_summary(merge_summary(_previous_summary(exp, echo), summary))
+    if interrupted:
+        raise KeyboardInterrupt
+    return summary
+
+
+def _cleanup_line(report: dict) -> str:
+    done = {k: v for k, v in report.items() if isinstance(v, dict)}
+    total = {key: sum(v.get(key, 0) for v in done.values()) for key in ("killed", "containers", "scratch")}
+    line = (f"interrupted: cleaned up {len(done)} node(s): killed {total['killed']} command(s), removed "
+            f"{total['containers']} container(s) and {total['scratch']} scratch folder(s)")
+    failed = {k: v for k, v in report.items() if k not in done}
+    return line + "".join(f"; {k}: {v}" for k, v in failed.items())
+
+
+def _where(result: BuildResult | None) -> str:
+    if result is None or not result.extra.get("node"):
+        return ""
+    attempts = result.extra.get("attempts") or 1
+    return f" on {result.extra['node']}" + (f" (attempt {attempts})" if attempts > 1 else "")
 
 
 def _previous_summary(exp: Experiment, echo) -> dict | None:

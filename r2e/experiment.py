@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
 from r2e.errors import R2EError
-from r2e.fsio import atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
+from r2e.fsio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
 from r2e.stage_records import BuildResult, FunctionRecord, HarnessResult, RecordError
 from r2e.workspace import Manifest, RepoRecord, Workspace, check_experiment_name
 
@@ -346,6 +346,14 @@ class Experiment:
     def write_build_result(self, result: BuildResult) -> None:
         atomic_write_json(self.build_result_path(result.repo), result.to_dict())
         self._stamp("build_result")
+
+    def write_build_files(self, repo_id: str, files: dict[str, bytes]) -> None:
+        """A build's folder files made elsewhere (a cluster node): plain names only, never paths."""
+        folder = self.build_repo_dir(repo_id)
+        for name, data in files.items():
+            if not name or name in (".", "..") or "/" in name or "\\" in name or name == "result.json":
+                raise self.error("build_result", folder / name, "not a build file name")
+            atomic_write_bytes(folder / name, data)
 
     def build_results(self) -> tuple[list[BuildResult], list[str], list[str]]:
         """Every repo with a build folder: (results, unreadable repo ids, repos still building)."""

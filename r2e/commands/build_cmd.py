@@ -10,18 +10,47 @@ from installers.cli_options import build_options, common_build_options
 from installers.docker_env import sweep
 from installers.images import LABEL, BaseSpec, build_base, prune_dangling
 from installers.options import BuildOptions
+from r2e.errors import R2EUsageError
+from r2e.executor import DEFAULT_MAX_RETRIES, EXECUTORS, make_executor
 from r2e.stage_records import USABLE_STATUSES
 from r2e.workspace import Workspace, check_experiment_name
+
+
+def executor_options(fn):
+    opts = [
+        click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+                     help="local: a pool on this machine (-j workers); ray: tasks on a Ray cluster "
+                          "(pip install 'r2e[ray]'), each node with its own Docker Engine."),
+        click.option("--ray-address", default=None, metavar="HOST:PORT|auto",
+                     help="ray: the cluster's address (default: $RAY_ADDRESS, else auto: the cluster "
+                          "`ray start` made on this machine)."),
+        click.option("--max-retries", type=click.IntRange(0, 100), default=DEFAULT_MAX_RETRIES, show_default=True,
+                     help="ray: times a task whose node was lost is run again elsewhere."),
+        click.option("--registry", default=None, metavar="HOST:PORT",
+                     help="ray + docker: push each repo image to this registry after its build, pull it "
+                          "on nodes that lack it."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def check_registry(registry: str) -> None:
+    host, _, port = registry.rpartition(":")
+    if not host or not port.isdigit() or "/" in registry or " " in registry:
+        raise R2EUsageError(f"invalid --registry '{registry}': expected HOST:PORT")
 
 
 @click.command()
 @click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
 @click.option("--only", "only", multiple=True, help="Build only this repo id (repeatable).")
 @common_build_options
+@executor_options
 @click.pass_obj
 def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeout, python, min_pass_ratio,
           no_repairs, no_llm, no_cache, max_repair_steps, rebuild, force, min_free_gb, wheelhouse, no_network,
-          minimal_base, model, base_url, max_tokens, llm_timeout, llm_max_failures, allow_unisolated_local):
+          minimal_base, model, base_url, max_tokens, llm_timeout, llm_max_failures, allow_unisolated_local,
+          executor, ray_address, max_retries, registry):
     """Build every repo of an experiment into an environment and check it with the oracle.
 
     Writes experiments/EXP/build/<repo>/{result.json,install.log,plan.json,Dockerfile} and
@@ -33,7 +62,15 @@ def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeou
                          base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"),
                          wheelhouse, no_network, ws.cache_dir("wheelhouse"), max_tokens, llm_timeout,
                          llm_max_failures, allow_unisolated_local)
-    summary = run_build(ws, exp, repos, opts, jobs=jobs, force=force, min_free_gb=min_free_gb)
+    if registry is not None:
+        check_registry(registry)
+    runner = make_executor(executor, workers=jobs, address=ray_address, max_retries=max_retries)
+    try:
+        runner.connect()
+        summary = run_build(ws, exp, repos, opts, jobs=jobs, force=force, min_free_gb=min_free_gb, executor=runner,
+                            registry=registry)
+    finally:
+        runner.close()
     if any(status not in USABLE_STATUSES for status in summary["counts"]):
         raise click.exceptions.Exit(1)
 
