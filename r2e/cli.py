@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "build": "r2e.commands.build_cmd:build",
     "images": "r2e.commands.build_cmd:images",
     "carve": "r2e.commands.carve_cmd:carve",
+    "tasks": "r2e.commands.tasks_cmd:tasks",
 }
 
 

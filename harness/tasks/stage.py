@@ -1,0 +1,250 @@
+"""`r2e tasks mutate`: per repository, covered functions -> seeded mutations -> validated tasks.
+
+Per repository (its environment of record opened once):
+  tasks/<repo>/coverage.json    lines the suite executes (R2E's line tracer), reused on resume
+  tasks/<repo>/baseline.json    the clean suite run `runs` times: stable passing tests, flaky ones
+  tasks/<repo>/candidates/<id>.json  one validation record per candidate (valid or rejected with a
+                                     reason), written last: a candidate with a record is skipped
+Then tasks.jsonl (TaskInstance per valid candidate, every repo) and tasks_summary.json are rewritten
+from all candidate records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from harness.tasks import mutate
+from harness.tasks.diffs import git_apply_check, unified_diff
+from harness.tasks.runs import covered_lines, eval_script_of
+from harness.tasks.statements import leaks, llm_statement, observations, offline_statement
+from harness.tasks.validate import REASONS, Baseline, clean_baseline, read_file, validate
+from installers.environment_of_record import open_environment
+from r2e.errors import R2EError
+from r2e.experiment import Experiment
+from r2e.fsio import atomic_write_json
+from r2e.stage_records import FunctionRecord, TaskInstance
+from r2e.workspace import now_iso
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class MutateOptions:
+    per_function: int = 3
+    seed: int = 0
+    strategies: tuple[str, ...] = mutate.strategy_names()
+    eval_timeout: float = 300.0
+    runs: int = 3  # clean-suite runs (flakiness) and gold runs of the F2P tests
+    max_candidates: int | None = None  # per repository
+    llm: object | None = None  # an LLMClient: model-written statements
+
+
+def candidate_id(repo: str, commit: str, edit: mutate.Edit, function_id: str) -> str:
+    """SWE-smith's shape: <repo>.<commit8>.<strategy>__<hash of the edit and function>."""
+    digest = hashlib.sha1(f"{function_id}:{edit.key}".encode()).hexdigest()[:8]
+    return f"{repo}.{commit[:8]}.{edit.strategy}__{digest}"
+
+
+def mutate_experiment(exp: Experiment, records: list[FunctionRecord], opts: MutateOptions, echo: Echo) -> dict:
+    """Make and validate candidates for every repo of `records`; write tasks.jsonl and the summary."""
+    repos: dict[str, dict] = {}
+    for repo_id in sorted({r.repo for r in records}):
+        fns = [r for r in records if r.repo == repo_id]
+        t0 = time.monotonic()
+        try:
+            repos[repo_id] = mutate_repo(exp, repo_id, fns, opts, echo)
+        except R2EError as exc:  # one repo's failure never stops the batch
+            repos[repo_id] = {"status": "error", "error": str(exc)}
+            echo(f"{repo_id}: error: {exc}")
+        repos[repo_id]["duration"] = round(time.monotonic() - t0, 2)
+    return write_outputs(exp, opts, repos)
+
+
+def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: MutateOptions, echo: Echo) -> dict:
+    build = exp.build_result(repo_id)
+    if build is None:
+        raise R2EError(f"not built (run `r2e build -e {exp.name}` first)")
+    if not build.usable:
+        raise R2EError(f"its build has status {build.status}: no environment to run tests in")
+    commit = next((r.commit for r in exp.repos([repo_id])), "")
+    folder = exp.tasks_repo_dir(repo_id)
+    info = {"status": "ok", "functions": len(fns), "covered_functions": 0, "skipped": {}}
+    with open_environment(build, name_hint=f"tasks-{repo_id}") as env:
+        script = eval_script_of(env, build, opts.eval_timeout)
+        coverage = _cached(folder / "coverage.json", lambda: _coverage(env, opts.eval_timeout))
+        if coverage.get("note") and not coverage.get("files"):
+            raise R2EError(f"could not measure which lines the tests run: {coverage['note']}")
+        baseline = Baseline.from_dict(_cached(folder / "baseline.json",
+                                              lambda: clean_baseline(env, script, opts.runs).to_dict()))
+        if not baseline.passing:
+            raise R2EError("no test passes on the clean tree")
+        budget = min(opts.eval_timeout, max(60.0, 5 * baseline.duration))
+        echo(f"{repo_id}: {len(baseline.passing)}/{baseline.tests} tests pass on the clean tree "
+             f"({len(baseline.flaky)} flaky), {baseline.duration:.1f}s; bug runs limited to {budget:.0f}s")
+        plan = plan_candidates(env, repo_id, commit, fns, coverage["files"], opts, info)
+        done = valid = 0
+        for n, (cid, fn, edit, clean, buggy) in enumerate(plan, 1):
+            if exp.task_candidate(repo_id, cid) is not None:
+                done += 1
+                continue
+            record = run_candidate(env, script, baseline, repo_id, commit, build, cid, fn, edit, clean, buggy,
+                                   opts, budget)
+            exp.write_task_candidate(repo_id, cid, record)
+            valid += bool(record["valid"])
+            tail = "valid" if record["valid"] else f"rejected: {record['reason']}"
+            echo(f"{repo_id}: [{n}/{len(plan)}] {edit.strategy} in {fn.qualname}: {tail} "
+                 f"({record['duration']:.1f}s)")
+        info.update(planned=len(plan), resumed=done, new_valid=valid)
+        if done:
+            echo(f"{repo_id}: {done} candidate(s) already validated, skipped")
+    return info
+
+
+def _cached(path, make: Callable[[], dict]) -> dict:
+    if path.exists():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            pass  # unreadable: measured again
+    data = make()
+    if not data.get("note") or data.get("files"):
+        atomic_write_json(path, data)
+    return data
+
+
+def _coverage(env, timeout: float) -> dict:
+    files, note = covered_lines(env, timeout)
+    return {"files": {p: sorted(v) for p, v in sorted(files.items())}, "note": note}
+
+
+def plan_candidates(env, repo_id: str, commit: str, fns: list[FunctionRecord], covered: dict, opts: MutateOptions,
+                    info: dict) -> list[tuple]:
+    """(candidate id, function, edit, clean text, buggy text) for every chosen mutation, in a fixed order."""
+    sources: dict[str, str | None] = {}
+    skipped = info["skipped"]
+    plan = []
+    for fn in sorted(fns, key=lambda f: (f.path, f.start_line)):
+        lines = set(covered.get(fn.path, ()))
+        body = set(range(fn.start_line + 1, fn.end_line + 1))
+        if not lines & body:
+            skipped["not_covered"] = skipped.get("not_covered", 0) + 1
+            continue
+        info["covered_functions"] += 1
+        if fn.path not in sources:
+            sources[fn.path] = read_file(env, fn.path)
+        clean = sources[fn.path]
+        if clean is None or "\n".join(clean.splitlines()[fn.start_line - 1:fn.end_line]).strip() != fn.code.strip():
+            skipped["stale_source"] = skipped.get("stale_source", 0) + 1  # the file changed since extraction
+            continue
+        data = clean.encode("utf-8")
+        edits = mutate.sites(data, fn.start_line, opts.strategies, covered=lines)
+        for edit in mutate.pick(edits, opts.per_function, opts.seed, fn.id):
+            buggy = mutate.apply(data, edit).decode("utf-8")
+            plan.append((candidate_id(repo_id, commit, edit, fn.id), fn, edit, clean, buggy))
+    if opts.max_candidates is not None:
+        plan = plan[:opts.max_candidates]
+    return plan
+
+
+def run_candidate(env, script, baseline: Baseline, repo_id: str, commit: str, build, cid: str, fn: FunctionRecord,
+                  edit: mutate.Edit, clean: str, buggy: str, opts: MutateOptions, budget: float) -> dict:
+    t0 = time.monotonic()
+    bug_patch = unified_diff(fn.path, clean, buggy)
+    fix_patch = unified_diff(fn.path, buggy, clean)
+    record = {"candidate_id": cid, "repo": repo_id, "function_id": fn.id, "path": fn.path,
+              "strategy": edit.strategy, "seed": opts.seed, "site": {"line": edit.line, "what": edit.what},
+              "bug_patch": bug_patch, "patch": fix_patch, "valid": False, "reason": None, "detail": ""}
+    problem = git_apply_check(fn.path, clean, bug_patch) or git_apply_check(fn.path, buggy, fix_patch)
+    if problem:
+        record.update(reason="apply_failed", detail=problem[:300])
+    else:
+        try:
+            out = validate(env, script, baseline, fn.path, clean, buggy, runs=opts.runs, budget=budget)
+        except R2EError:
+            raise  # the clean file could not be put back: nothing more may run in this tree
+        except Exception as exc:  # one candidate's surprise is its rejection, never the batch's end
+            record.update(reason="error", detail=f"{type(exc).__name__}: {exc}"[:300])
+        else:
+            record.update(valid=out.valid, reason=out.reason, detail=out.detail, FAIL_TO_PASS=out.fail_to_pass,
+                          PASS_TO_PASS=out.pass_to_pass, flaky_tests=out.flaky, runs=out.runs)
+            if out.valid:
+                _statement(record, fn, out.messages, opts)
+    record["duration"] = round(time.monotonic() - t0, 3)
+    if record["valid"]:
+        record["task"] = TaskInstance(
+            instance_id=cid, repo=repo_id, base_commit=commit, patch=fix_patch, bug_patch=bug_patch,
+            problem_statement=record.pop("problem_statement"), FAIL_TO_PASS=tuple(record["FAIL_TO_PASS"]),
+            PASS_TO_PASS=tuple(record["PASS_TO_PASS"]), version=commit[:12], environment_setup_commit=commit,
+            docker_image=build.image, image_name=build.image, eval_script=script.text, created_at=now_iso(),
+            strategy=edit.strategy, seed=opts.seed, function_id=fn.id, flaky_tests=tuple(record["flaky_tests"]),
+            statement_kind=record["statement_kind"], backend=build.backend).to_dict()
+    return record
+
+
+def _statement(record: dict, fn: FunctionRecord, messages: dict, opts: MutateOptions) -> None:
+    """The task's problem statement: the model's when one is configured and it does not leak, else offline."""
+    f2p, tests = record["FAIL_TO_PASS"], record["FAIL_TO_PASS"] + record["PASS_TO_PASS"]
+    seen = observations(messages, f2p, record["patch"], tests)
+    if opts.llm is not None:
+        try:
+            text = llm_statement(opts.llm, fn, seen)
+        except Exception as exc:  # no answer: the offline statement stands in
+            record["llm_statement_error"] = f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            found = leaks(text, record["patch"], tests) if text else ["empty answer"]
+            if not found:
+                record.update(problem_statement=text, statement_kind="llm")
+                return
+            record["llm_statement_rejected"] = found[:5]
+    text = offline_statement(fn, seen, len(f2p))
+    found = leaks(text, record["patch"], tests)
+    if found:
+        record.update(valid=False, reason="statement_leak", detail="; ".join(found[:3]))
+        return
+    record.update(problem_statement=text, statement_kind="offline")
+
+
+def write_outputs(exp: Experiment, opts: MutateOptions, repos: dict[str, dict]) -> dict:
+    """tasks.jsonl from every valid candidate record, and the summary of every candidate record."""
+    tasks, per_strategy, per_reason, durations, leaked_llm = [], {}, dict.fromkeys(REASONS, 0), [], 0
+    all_durations = []
+    earlier = sorted(p.name for p in exp.tasks_dir.iterdir() if p.is_dir()) if exp.tasks_dir.is_dir() else []
+    for repo_id in earlier:  # repos made by an earlier run (another --repo) stay in tasks.jsonl
+        repos.setdefault(repo_id, {"status": "earlier run"})
+    for repo_id in sorted(repos):
+        made = {"candidates": 0, "valid": 0}
+        for record in exp.task_candidates(repo_id):
+            made["candidates"] += 1
+            s = per_strategy.setdefault(record.get("strategy", "?"), {"candidates": 0, "valid": 0})
+            s["candidates"] += 1
+            leaked_llm += bool(record.get("llm_statement_rejected"))
+            all_durations.append(float(record.get("duration") or 0.0))
+            if record.get("valid") and record.get("task"):
+                made["valid"] += 1
+                s["valid"] += 1
+                tasks.append(TaskInstance.from_dict(record["task"]))
+                durations.append(float(record.get("duration") or 0.0))
+            else:
+                reason = record.get("reason") if record.get("reason") in REASONS else "error"
+                per_reason[reason] += 1
+        repos[repo_id].update(made)
+    exp.write_tasks(tasks)
+    total = sum(r["candidates"] for r in repos.values())
+    summary = {
+        "kind": "mutation", "created": now_iso(), "seed": opts.seed, "per_function": opts.per_function,
+        "strategies": list(opts.strategies), "eval_timeout": opts.eval_timeout, "runs": opts.runs,
+        "total": total, "valid": len(tasks), "rejected": total - len(tasks),
+        "valid_ratio": round(len(tasks) / total, 4) if total else None,
+        "per_strategy": per_strategy, "rejections": {k: v for k, v in per_reason.items() if v},
+        "median_validation_seconds": round(statistics.median(durations), 3) if durations else None,
+        "median_candidate_seconds": round(statistics.median(all_durations), 3) if all_durations else None,
+        "llm_statements_rejected_for_leaks": leaked_llm,
+        "repos": repos,
+    }
+    exp.write_tasks_summary(summary)
+    return summary

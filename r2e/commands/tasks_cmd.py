@@ -1,0 +1,57 @@
+"""`r2e tasks`: repository-level bug-fix tasks from an experiment's built repositories."""
+
+from __future__ import annotations
+
+import click
+
+from r2e.llm.options import POSITIVE_SECONDS, llm_options
+from r2e.workspace import Workspace
+
+
+@click.group()
+def tasks() -> None:
+    """Make SWE-style bug-fix task instances (tasks.jsonl) from built repositories."""
+
+
+@tasks.command()
+@click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
+@click.option("--repo", "repos", multiple=True, help="Only this repo id (repeatable).")
+@click.option("--per-function", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Mutations tried per covered function.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the mutation choice.")
+@click.option("--strategies", default=None,
+              help="Comma-separated strategies [default: all: swap_operator, off_by_one, drop_branch, "
+                   "swap_arguments, change_constant, remove_statement].")
+@click.option("--eval-timeout", type=POSITIVE_SECONDS, default=300.0, show_default=True,
+              help="Seconds one run of the test suite may take; a candidate over it is rejected (timeout).")
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs of the clean suite and of the F2P tests with the fix (flakiness checks).")
+@click.option("--max-candidates", type=click.IntRange(min=1), default=None,
+              help="Validate at most this many candidates per repository.")
+@llm_options
+@click.pass_obj
+def mutate(ws: Workspace, exp, repos, per_function, seed, strategies, eval_timeout, runs, max_candidates,
+           model, base_url, max_tokens, llm_timeout, llm_max_failures):
+    """Inject seeded bugs into covered functions; keep those the tests catch (F2P >= 1, P2P >= 1)."""
+    from harness.tasks.mutate import parse_strategies
+    from harness.tasks.stage import MutateOptions, mutate_experiment
+    from r2e.commands.harness_cmds import _records
+    from r2e.llm.options import config_from_options
+
+    names = parse_strategies(strategies)
+    experiment, records = _records(ws, exp, repos, ())
+    config = config_from_options(model, base_url, max_tokens, llm_timeout, llm_max_failures,
+                                 no_cache=True, cache_dir=None)
+    client = None
+    if config is not None:
+        from r2e.llm.client import LLMClient
+
+        client = LLMClient(config)
+    opts = MutateOptions(per_function=per_function, seed=seed, strategies=names, eval_timeout=eval_timeout,
+                         runs=runs, max_candidates=max_candidates, llm=client)
+    summary = mutate_experiment(experiment, records, opts, click.echo)
+    rejections = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejections"].items())) or "none"
+    click.echo(f"tasks: {summary['valid']} valid of {summary['total']} candidates (rejected: {rejections}) "
+               f"-> {experiment.tasks_path}")
+    if any(r.get("status") == "error" for r in summary["repos"].values()):
+        raise click.exceptions.Exit(1)
