@@ -23,20 +23,32 @@ TRACE_SCRIPT = Path(__file__).with_name("sandbox") / "r2e_line_trace.py"
 TRACE_IN_ENV = "/opt/r2e/tasks/r2e_line_trace.py"
 # pytest's short summary (one line per failed test, its first message line), wide enough to read
 SUMMARY_ADDOPTS = "-rfE --tb=short -p no:cacheprovider"
+_REPORT = re.compile(r"^export R2E_TEST_REPORT=(.+)$", re.M)
+_RUNNER = re.compile(r'"runner": "(\w+)"')
+_OVERHEAD = 60  # seconds beyond the suite budget: start-up, reporters, the result marker
 _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+?)(?: - (.*))?$")
 
 
 def eval_script_of(env: Environment, build: BuildResult, eval_timeout: float) -> EvalScript:
-    """The build's eval script of record (its command and runner) installed with this run's budget.
+    """The build's eval script of record, put back in place (budget: `eval_timeout` per run).
 
-    A build made before builds saved their eval script runs `python -m pytest`."""
-    saved = getattr(build, "eval_script", None) or build.extra.get("eval_script") or {}
-    if not isinstance(saved, dict):
-        saved = getattr(saved, "__dict__", {}) or {}
-    command = saved.get("test_command") or FALLBACK_COMMAND
-    runner = saved.get("runner") or "pytest"
-    return install_eval_script(env, command, runner=runner, per_test_timeout=min(PER_TEST_TIMEOUT, eval_timeout),
-                               suite_timeout=eval_timeout)
+    A build made before builds saved their eval script gets one for pytest's default command."""
+    text = getattr(build, "eval_script", None) or build.extra.get("eval_script")
+    path = getattr(build, "eval_script_path", None) or build.extra.get("eval_script_path")
+    saved = getattr(build, "test_command", None) or build.extra.get("test_command") or {}
+    report = _REPORT.search(text or "")
+    runner = _RUNNER.search(text or "")
+    if isinstance(text, str) and path and report and runner:
+        with tempfile.TemporaryDirectory() as tmp:
+            host = Path(tmp) / "run_tests.sh"
+            host.write_text(text, encoding="utf-8")
+            env.copy_to(host, path)
+        env.execute(f"chmod +x {shlex.quote(path)}", cwd="/", timeout=60)
+        command = saved.get("command", "") if isinstance(saved, dict) else ""
+        return EvalScript(path=path, text=text, report_path=shlex.split(report.group(1))[0],
+                          test_command=command, runner=runner.group(1), eval_timeout=eval_timeout + _OVERHEAD)
+    return install_eval_script(env, FALLBACK_COMMAND, runner="pytest",
+                               per_test_timeout=min(PER_TEST_TIMEOUT, eval_timeout), suite_timeout=eval_timeout)
 
 
 def with_budget(script: EvalScript, seconds: float) -> EvalScript:

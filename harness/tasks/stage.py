@@ -75,6 +75,7 @@ def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: 
     folder = exp.tasks_repo_dir(repo_id)
     info = {"status": "ok", "functions": len(fns), "covered_functions": 0, "skipped": {}}
     with open_environment(build, name_hint=f"tasks-{repo_id}") as env:
+        check_clean(env)
         script = eval_script_of(env, build, opts.eval_timeout)
         coverage = _cached(folder / "coverage.json", lambda: _coverage(env, opts.eval_timeout))
         if coverage.get("note") and not coverage.get("files"):
@@ -103,6 +104,16 @@ def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: 
         if done:
             echo(f"{repo_id}: {done} candidate(s) already validated, skipped")
     return info
+
+
+def check_clean(env) -> None:
+    """Refuse a tree with edits to tracked files: bugs are measured against the clean repository
+    (a killed run on the local backend can leave one behind)."""
+    res = env.execute("git status --porcelain --untracked-files=no", timeout=120)
+    if res.ok and res.output.strip():
+        first = res.output.strip().splitlines()[0]
+        raise R2EError(f"{env.workdir} has uncommitted changes ({first.strip()}...); "
+                       f"restore it first: git -C {env.workdir} checkout -- .")
 
 
 def _cached(path, make: Callable[[], dict]) -> dict:

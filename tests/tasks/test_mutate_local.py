@@ -102,3 +102,39 @@ def test_model_statement_that_leaks_the_fix_is_rejected(built_local, llm_server)
     assert ADD_FIX_LINE.strip() not in tasks["add"]["problem_statement"]
     assert tasks["is_adult"]["statement_kind"] == "llm" and tasks["is_adult"]["problem_statement"] == clean
     assert built_local.summary()["llm_statements_rejected_for_leaks"] == 1
+
+
+def test_saved_eval_script_of_record_is_used_and_a_dirty_tree_refused(built_local):
+    from installers.environment_of_record import open_environment
+    from installers.eval_run import install_eval_script
+    from r2e.experiment import Experiment
+    from r2e.workspace import Workspace
+
+    built_local.reset()
+    exp = Experiment(Workspace(built_local.home), "x")
+    result_path = exp.build_result_path("local__calc")
+    original = result_path.read_text()
+    build = exp.build_result("local__calc")
+    with open_environment(build) as env:  # what a build that saves its eval script leaves behind
+        script = install_eval_script(env, "python -m pytest tests", runner="pytest", per_test_timeout=20,
+                                     suite_timeout=120)
+    data = json.loads(original)
+    data.update(eval_script=script.text, eval_script_path=script.path, test_command={"command": script.test_command})
+    try:
+        result_path.write_text(json.dumps(data))
+        result = built_local.cli("tasks", "mutate", "-e", "x", "--strategies", "swap_operator", "--runs", "1",
+                                 "--max-candidates", "1")
+        assert result.exit_code == 0, result.output
+        assert [t["eval_script"] for t in built_local.tasks()] == [script.text]
+
+        ops = built_local.checkout / "calc" / "ops.py"
+        clean = ops.read_text()
+        ops.write_text(clean.replace("a + b", "a * b"))  # a run killed midway would leave this
+        try:
+            result = built_local.cli("tasks", "mutate", "-e", "x", "--strategies", "swap_operator")
+            assert result.exit_code == 1 and "has uncommitted changes" in result.output
+            assert "Traceback" not in result.output
+        finally:
+            ops.write_text(clean)
+    finally:
+        result_path.write_text(original)
