@@ -62,7 +62,9 @@ def mutate_experiment(exp: Experiment, records: list[FunctionRecord], opts: Muta
             repos[repo_id] = {"status": "error", "error": str(exc)}
             echo(f"{repo_id}: error: {exc}")
         repos[repo_id]["duration"] = round(time.monotonic() - t0, 2)
-    return write_outputs(exp, opts, repos)
+    return write_outputs(exp, {"kind": "mutation", "seed": opts.seed, "per_function": opts.per_function,
+                               "strategies": list(opts.strategies), "eval_timeout": opts.eval_timeout,
+                               "runs": opts.runs}, repos)
 
 
 def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: MutateOptions, echo: Echo) -> dict:
@@ -220,10 +222,10 @@ def _statement(record: dict, fn: FunctionRecord, messages: dict, opts: MutateOpt
     record.update(problem_statement=text, statement_kind="offline")
 
 
-def write_outputs(exp: Experiment, opts: MutateOptions, repos: dict[str, dict]) -> dict:
+def write_outputs(exp: Experiment, run: dict, repos: dict[str, dict]) -> dict:
     """tasks.jsonl from every valid candidate record, and the summary of every candidate record."""
     tasks, per_strategy, per_reason, durations, leaked_llm = [], {}, dict.fromkeys(REASONS, 0), [], 0
-    all_durations = []
+    all_durations, per_source = [], {}
     earlier = sorted(p.name for p in exp.tasks_dir.iterdir() if p.is_dir()) if exp.tasks_dir.is_dir() else []
     for repo_id in earlier:  # repos made by an earlier run (another --repo) stay in tasks.jsonl
         repos.setdefault(repo_id, {"status": "earlier run"})
@@ -233,11 +235,14 @@ def write_outputs(exp: Experiment, opts: MutateOptions, repos: dict[str, dict]) 
             made["candidates"] += 1
             s = per_strategy.setdefault(record.get("strategy", "?"), {"candidates": 0, "valid": 0})
             s["candidates"] += 1
+            src = per_source.setdefault(record.get("source", "mutation"), {"candidates": 0, "valid": 0})
+            src["candidates"] += 1
             leaked_llm += bool(record.get("llm_statement_rejected"))
             all_durations.append(float(record.get("duration") or 0.0))
             if record.get("valid") and record.get("task"):
                 made["valid"] += 1
                 s["valid"] += 1
+                src["valid"] += 1
                 tasks.append(TaskInstance.from_dict(record["task"]))
                 durations.append(float(record.get("duration") or 0.0))
             else:
@@ -247,11 +252,9 @@ def write_outputs(exp: Experiment, opts: MutateOptions, repos: dict[str, dict]) 
     exp.write_tasks(tasks)
     total = sum(r["candidates"] for r in repos.values())
     summary = {
-        "kind": "mutation", "created": now_iso(), "seed": opts.seed, "per_function": opts.per_function,
-        "strategies": list(opts.strategies), "eval_timeout": opts.eval_timeout, "runs": opts.runs,
-        "total": total, "valid": len(tasks), "rejected": total - len(tasks),
+        "created": now_iso(), "last_run": run, "total": total, "valid": len(tasks), "rejected": total - len(tasks),
         "valid_ratio": round(len(tasks) / total, 4) if total else None,
-        "per_strategy": per_strategy, "rejections": {k: v for k, v in per_reason.items() if v},
+        "per_source": per_source, "per_strategy": per_strategy, "rejections": {k: v for k, v in per_reason.items() if v},
         "median_validation_seconds": round(statistics.median(durations), 3) if durations else None,
         "median_candidate_seconds": round(statistics.median(all_durations), 3) if all_durations else None,
         "llm_statements_rejected_for_leaks": leaked_llm,
@@ -259,3 +262,116 @@ def write_outputs(exp: Experiment, opts: MutateOptions, repos: dict[str, dict]) 
     }
     exp.write_tasks_summary(summary)
     return summary
+
+
+# ------------------------------------------------------------------------------------------ history
+@dataclass(frozen=True)
+class MineOptions:
+    max_commits: int = 20
+    since: str | None = None
+    commit_timeout: float = 900.0  # one commit's whole validation
+    eval_timeout: float = 300.0
+    runs: int = 3
+
+
+def mine_experiment(exp: Experiment, repo_ids: list[str], opts: MineOptions, echo: Echo) -> dict:
+    repos: dict[str, dict] = {}
+    for repo_id in repo_ids:
+        t0 = time.monotonic()
+        try:
+            repos[repo_id] = mine_repo(exp, repo_id, opts, echo)
+        except R2EError as exc:
+            repos[repo_id] = {"status": "error", "error": str(exc)}
+            echo(f"{repo_id}: error: {exc}")
+        repos[repo_id]["duration"] = round(time.monotonic() - t0, 2)
+    return write_outputs(exp, {"kind": "history", "max_commits": opts.max_commits, "since": opts.since,
+                               "eval_timeout": opts.eval_timeout, "runs": opts.runs}, repos)
+
+
+def mine_repo(exp: Experiment, repo_id: str, opts: MineOptions, echo: Echo) -> dict:
+    from pathlib import Path
+
+    from harness.tasks import history
+
+    build = exp.build_result(repo_id)
+    if build is None:
+        raise R2EError(f"not built (run `r2e build -e {exp.name}` first)")
+    if not build.usable:
+        raise R2EError(f"its build has status {build.status}: no environment to run tests in")
+    record = exp.repos([repo_id])[0]
+    repo, head = Path(record.path), record.commit
+    found = history.commits(repo, head, opts.max_commits, opts.since)
+    info = {"status": "ok", "commits": len(found), "skipped": {}}
+    todo = []
+    for c in found:
+        if not c.code_paths:
+            info["skipped"]["tests_only"] = info["skipped"].get("tests_only", 0) + 1
+        else:
+            todo.append(c)
+    budget = min(opts.eval_timeout, opts.commit_timeout / 3)
+    echo(f"{repo_id}: {len(found)} commit(s) scanned, {len(todo)} change non-test code")
+    if not todo:
+        return info
+    with open_environment(build, name_hint=f"tasks-{repo_id}") as env:
+        check_clean(env)
+        script = eval_script_of(env, build, opts.eval_timeout)
+        for n, c in enumerate(todo, 1):
+            cid = f"{repo_id}.{c.sha[:8]}"
+            if exp.task_candidate(repo_id, cid) is not None:
+                continue
+            rec = mine_commit(env, script, repo, head, build, repo_id, cid, c, opts, budget)
+            exp.write_task_candidate(repo_id, cid, rec)
+            tail = "valid" if rec["valid"] else f"rejected: {rec['reason']}"
+            echo(f"{repo_id}: [{n}/{len(todo)}] {c.sha[:8]} {c.subject[:50]!r}: {tail} ({rec['duration']:.1f}s)")
+    return info
+
+
+def mine_commit(env, script, repo, head: str, build, repo_id: str, cid: str, c, opts: MineOptions,
+                budget: float) -> dict:
+    from harness.tasks import history
+
+    t0 = time.monotonic()
+    patch = history.diff(repo, c.parent, c.sha, c.code_paths)
+    test_patch = history.diff(repo, c.parent, c.sha, c.test_paths)
+    record = {"candidate_id": cid, "repo": repo_id, "source": "history", "strategy": "history", "commit": c.sha,
+              "parent": c.parent, "subject": c.subject, "patch": patch, "test_patch": test_patch,
+              "image_rebuilt": False, "valid": False, "reason": None, "detail": ""}
+    deps = [p for p in set(history.changed(repo, head, c.parent)) | set(history.changed(repo, head, c.sha))
+            if history.DEPENDENCY_FILES.search(p)]
+    if deps:
+        # the environment of record was built for HEAD's dependencies; this commit would need its own
+        record.update(reason="deps_changed", detail=f"{deps[0]} differs from HEAD's", duration=0.0)
+        return record
+    before, after, clean = history.tree_state(repo, head, c)
+    try:
+        out = history.validate_commit(env, script, before, after, clean, runs=opts.runs, budget=budget)
+    except R2EError:
+        raise
+    except Exception as exc:
+        record.update(reason="error", detail=f"{type(exc).__name__}: {exc}"[:300])
+    else:
+        record.update(valid=out.valid, reason=out.reason, detail=out.detail, FAIL_TO_PASS=out.fail_to_pass,
+                      PASS_TO_PASS=out.pass_to_pass, flaky_tests=out.flaky, runs=out.runs)
+        if out.valid:
+            ids = out.fail_to_pass + out.pass_to_pass
+            apis = [api for p in c.code_paths if p.endswith(".py") and after.get(p)
+                    for api in history.changed_functions(after[p], patch, p)]
+            seen = observations(out.messages, out.fail_to_pass, patch, ids)
+            text = history.history_statement(apis, seen, len(out.fail_to_pass), c.code_paths)
+            if leaks(text, patch, ids):  # a docstring the fix changed: leave the docstrings out
+                text = history.history_statement([(n, s, "") for n, s, _ in apis], seen, len(out.fail_to_pass),
+                                                 c.code_paths)
+            found = leaks(text, patch, ids)
+            if found:
+                record.update(valid=False, reason="statement_leak", detail="; ".join(found[:3]))
+            else:
+                record["task"] = TaskInstance(
+                    instance_id=cid, repo=repo_id, base_commit=c.parent, patch=patch, test_patch=test_patch,
+                    problem_statement=text, FAIL_TO_PASS=tuple(out.fail_to_pass),
+                    PASS_TO_PASS=tuple(out.pass_to_pass), version=head[:12], environment_setup_commit=head,
+                    docker_image=build.image, image_name=build.image, eval_script=script.text, created_at=c.date,
+                    source="history", strategy="history", function_id=", ".join(n for n, _, _ in apis[:3]),
+                    flaky_tests=tuple(out.flaky), statement_kind="offline", backend=build.backend,
+                    extra={"commit": c.sha, "image_rebuilt": False}).to_dict()
+    record["duration"] = round(time.monotonic() - t0, 3)
+    return record

@@ -28,7 +28,7 @@ from r2e.errors import R2EError
 
 # The closed set of reasons a candidate is rejected (counted in tasks_summary.json).
 REASONS = ("apply_failed", "no_failing_test", "no_passing_test", "gold_fails", "flaky", "timeout",
-           "statement_leak", "restore_failed", "error")
+           "statement_leak", "deps_changed", "error")
 
 
 @dataclass(frozen=True)

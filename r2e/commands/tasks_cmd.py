@@ -55,3 +55,35 @@ def mutate(ws: Workspace, exp, repos, per_function, seed, strategies, eval_timeo
                f"-> {experiment.tasks_path}")
     if any(r.get("status") == "error" for r in summary["repos"].values()):
         raise click.exceptions.Exit(1)
+
+
+@tasks.command()
+@click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
+@click.option("--repo", "repos", multiple=True, help="Only this repo id (repeatable).")
+@click.option("--max-commits", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Most recent commits of HEAD's first-parent history looked at, per repository.")
+@click.option("--since", default=None, help="Only commits after this date (anything `git log --since` takes).")
+@click.option("--commit-timeout", type=POSITIVE_SECONDS, default=900.0, show_default=True,
+              help="Seconds one commit's validation may take (each suite run gets a third at most).")
+@click.option("--eval-timeout", type=POSITIVE_SECONDS, default=300.0, show_default=True,
+              help="Seconds one run of the test suite may take; a commit over it is rejected (timeout).")
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs of the F2P tests with the fix (flakiness check).")
+@click.pass_obj
+def mine(ws: Workspace, exp, repos, max_commits, since, commit_timeout, eval_timeout, runs):
+    """Bug-fix tasks from git history: commits whose parent fails tests the commit passes."""
+    from harness.tasks.stage import MineOptions, mine_experiment
+    from r2e.experiment import Experiment
+
+    experiment = Experiment(ws, exp)
+    records = experiment.repos(list(repos) or None)  # validates the experiment and repo ids
+    for record in records:  # a corrupt build result stops here, before anything runs
+        experiment.build_result(record.id)
+    opts = MineOptions(max_commits=max_commits, since=since, commit_timeout=commit_timeout,
+                       eval_timeout=eval_timeout, runs=runs)
+    summary = mine_experiment(experiment, [r.id for r in records], opts, click.echo)
+    rejections = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejections"].items())) or "none"
+    click.echo(f"tasks: {summary['valid']} valid of {summary['total']} candidates (rejected: {rejections}) "
+               f"-> {experiment.tasks_path}")
+    if any(r.get("status") == "error" for r in summary["repos"].values()):
+        raise click.exceptions.Exit(1)
