@@ -14,6 +14,7 @@ HEAD's would need another environment: it is rejected (deps_changed), never run 
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -109,7 +110,7 @@ def tree_state(repo: Path, head: str, commit: Commit) -> tuple[dict, dict, dict]
 def set_tree(env: Environment, files: dict[str, str | None]) -> None:
     for path, text in files.items():
         if text is None:
-            env.execute(f"rm -f -- '{env.workdir}/{path}'", cwd="/", timeout=60)
+            env.execute(f"rm -f -- {shlex.quote(f'{env.workdir}/{path}')}", cwd="/", timeout=60)
         else:
             write_file(env, path, text)
 

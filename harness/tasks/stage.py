@@ -254,7 +254,8 @@ def write_outputs(exp: Experiment, run: dict, repos: dict[str, dict]) -> dict:
     summary = {
         "created": now_iso(), "last_run": run, "total": total, "valid": len(tasks), "rejected": total - len(tasks),
         "valid_ratio": round(len(tasks) / total, 4) if total else None,
-        "per_source": per_source, "per_strategy": per_strategy, "rejections": {k: v for k, v in per_reason.items() if v},
+        "per_source": per_source, "per_strategy": per_strategy,
+        "rejections": {k: v for k, v in per_reason.items() if v},
         "median_validation_seconds": round(statistics.median(durations), 3) if durations else None,
         "median_candidate_seconds": round(statistics.median(all_durations), 3) if all_durations else None,
         "llm_statements_rejected_for_leaks": leaked_llm,

@@ -87,3 +87,23 @@ def mine(ws: Workspace, exp, repos, max_commits, since, commit_timeout, eval_tim
                f"-> {experiment.tasks_path}")
     if any(r.get("status") == "error" for r in summary["repos"].values()):
         raise click.exceptions.Exit(1)
+
+
+@tasks.command("export")
+@click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the dataset (JSON lines, loadable with HF datasets' json loader).")
+@click.option("--source", type=click.Choice(["mutation", "history"]), default=None,
+              help="Only tasks made this way [default: all].")
+@click.pass_obj
+def export_tasks(ws: Workspace, exp, output, source):
+    """Write the experiment's valid tasks (SWE-bench field names) to a file."""
+    from pathlib import Path
+
+    from r2e.experiment import Experiment
+
+    experiment = Experiment(ws, exp)
+    experiment.manifest()  # an unknown experiment is a one-line error
+    tasks = [t for t in experiment.tasks() if source is None or t.source == source]
+    out = experiment.write_tasks(tasks, Path(output))
+    click.echo(f"export: {len(tasks)} task(s) -> {out}")

@@ -68,10 +68,12 @@ def test_mine_history(tmp_path):
                        "Fix add")
     fixed = C0_OPS.replace("a - b", "a + b")
     make_git_repo(remote, {"calc/ops.py": fixed.replace("age >= 18", "not age < 18")}, "Refactor is_adult")
-    c3 = make_git_repo(remote, {"calc/ops.py": fixed.replace("age >= 18", "not age < 18").replace("x + x + 1", "x * 2"),
+    refactored = fixed.replace("age >= 18", "not age < 18")
+    c3 = make_git_repo(remote, {"calc/ops.py": refactored.replace("x + x + 1", "x * 2"),
                                 "tests/test_double.py": FLAKY_TEST}, "Fix double")
     built = Built(tmp_path / "home", remote)
-    for args in (("setup", "-e", "x", "-r", f"file://{remote}"), ("build", "-e", "x", "--backend", "local", "--no-llm")):
+    for args in (("setup", "-e", "x", "-r", f"file://{remote}"),
+                 ("build", "-e", "x", "--backend", "local", "--no-llm")):
         result = built.cli(*args)
         assert result.exit_code == 0, result.output
 

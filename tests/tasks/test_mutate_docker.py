@@ -24,7 +24,8 @@ def test_mutation_tasks_in_docker(docker_client, docker_base, tmp_path):  # noqa
         assert json.loads(tasks["is_adult"]["FAIL_TO_PASS"]) == ["tests/test_ops.py::test_adult",
                                                                  "tests/test_ops.py::test_child"]
         assert tasks["add"]["docker_image"] == tasks["add"]["image_name"] == image
-        assert tasks["add"]["eval_script"].startswith("#!/usr/bin/env bash") and "/testbed" in tasks["add"]["eval_script"]
+        script = tasks["add"]["eval_script"]
+        assert script.startswith("#!/usr/bin/env bash") and "/testbed" in script
         assert not docker_client.containers.list(all=True, filters={"name": "r2e-tasks-local__calc"})
         # the image itself was never changed: a fresh container has the clean file
         with DockerEnvironment(image, client=docker_client, name_hint="tasks-check") as env:

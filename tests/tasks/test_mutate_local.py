@@ -22,7 +22,8 @@ def test_seeded_mutation_gives_exact_f2p_and_p2p(built_local, tmp_path, monkeypa
     built_local.reset()
     result = built_local.cli("tasks", "mutate", "-e", "x", *ARGS)
     assert result.exit_code == 0, result.output
-    assert "4/4 tests pass on the clean tree" in result.output and "[2/2] swap_operator in is_adult: valid" in result.output
+    assert "4/4 tests pass on the clean tree" in result.output
+    assert "[2/2] swap_operator in is_adult: valid" in result.output
     tasks = by_function(built_local.tasks())
     assert sorted(tasks) == ["add", "is_adult"]  # `double` is not covered: no candidate
     add, adult = tasks["add"], tasks["is_adult"]
@@ -51,7 +52,9 @@ def test_seeded_mutation_gives_exact_f2p_and_p2p(built_local, tmp_path, monkeypa
     datasets = pytest.importorskip("datasets")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    ds = datasets.load_dataset("json", data_files=str(built_local.exp_dir / "tasks.jsonl"), split="train")
+    exported = built_local.cli("tasks", "export", "-e", "x", "-o", str(tmp_path / "dataset.jsonl"))
+    assert exported.exit_code == 0 and "export: 2 task(s)" in exported.output
+    ds = datasets.load_dataset("json", data_files=str(tmp_path / "dataset.jsonl"), split="train")
     assert ds.num_rows == 2
     for name in ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement", "FAIL_TO_PASS",
                  "PASS_TO_PASS", "version", "environment_setup_commit", "docker_image", "image_name",
@@ -77,7 +80,11 @@ def test_equivalent_mutants_are_rejected_with_a_reason(built_local):
     assert "rejected: no_failing_test" in result.output and built_local.tasks() == []
 
 
-def test_bad_input_is_a_one_line_error(built_local):
+def test_bad_input_is_a_one_line_error(built_local, tmp_path):
+    built_local.reset()
+    result = built_local.cli("tasks", "export", "-e", "x", "-o", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 1 and "tasks.jsonl: missing (run `r2e tasks mutate -e x`" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.jsonl").exists()
     result = built_local.cli("tasks", "mutate", "-e", "x", "--strategies", "swap_operator,typo")
     assert result.exit_code != 0 and "unknown mutation strategy 'typo'" in result.output
     assert "Traceback" not in result.output
