@@ -27,9 +27,9 @@ from installers.eval_run import EvalScript
 from installers.sandbox.r2e_report_io import PASSED, SKIPPED
 from r2e.errors import R2EError
 
-# Files whose change means the environment built at HEAD may not fit an older commit.
-DEPENDENCY_FILES = re.compile(r"(^|/)(setup\.py|setup\.cfg|pyproject\.toml|requirements[^/]*\.txt|Pipfile(\.lock)?|"
-                              r"poetry\.lock|environment\.ya?ml|tox\.ini|noxfile\.py)$")
+# Files that declare dependencies (read, never run, by installers/declared.py).
+DEPENDENCY_FILES = re.compile(r"^(setup\.py|setup\.cfg|pyproject\.toml|requirements[^/]*\.(txt|in)|requirements/[^/]+|"
+                              r"Pipfile|environment\.ya?ml|tox\.ini)$")
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*\.py$|_tests?\.py$|(^|/)conftest\.py$")
 
 
@@ -87,6 +87,24 @@ def commits(repo: Path, head: str, max_commits: int, since: str | None) -> list[
         tests = tuple(p for p in paths if is_test_path(p))
         out.append(Commit(sha, parent, date, subject, code, tests))
     return out
+
+
+def declared_dependencies(repo: Path, commit: str) -> tuple[str, ...]:
+    """The requirements (runtime and test) the tree at `commit` declares, as the build reads them."""
+    import tempfile
+
+    from installers.declared import read_declared
+
+    paths = [p for p in git(repo, "ls-tree", "-r", "--name-only", commit).splitlines() if DEPENDENCY_FILES.match(p)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            text = show(repo, commit, path)
+            if text is not None:
+                target = Path(tmp) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+        declared = read_declared(Path(tmp))
+    return tuple(sorted(set(declared.requirements) | set(declared.test_requirements)))
 
 
 def diff(repo: Path, a: str, b: str, paths: tuple[str, ...]) -> str:

@@ -304,13 +304,13 @@ def mine_repo(exp: Experiment, repo_id: str, opts: MineOptions, echo: Echo) -> d
     found = history.commits(repo, head, opts.max_commits, opts.since)
     info = {"status": "ok", "commits": len(found), "skipped": {}}
     todo = []
-    for c in found:
-        if not c.code_paths:
-            info["skipped"]["tests_only"] = info["skipped"].get("tests_only", 0) + 1
+    for c in found:  # only commits that change Python source outside the tests can be bug fixes here
+        if not any(p.endswith(".py") for p in c.code_paths):
+            info["skipped"]["no_code_change"] = info["skipped"].get("no_code_change", 0) + 1
         else:
             todo.append(c)
     budget = min(opts.eval_timeout, opts.commit_timeout / 3)
-    echo(f"{repo_id}: {len(found)} commit(s) scanned, {len(todo)} change non-test code")
+    echo(f"{repo_id}: {len(found)} commit(s) scanned, {len(todo)} change non-test Python code")
     if not todo:
         return info
     with open_environment(build, name_hint=f"tasks-{repo_id}") as env:
@@ -337,12 +337,15 @@ def mine_commit(env, script, repo, head: str, build, repo_id: str, cid: str, c, 
     record = {"candidate_id": cid, "repo": repo_id, "source": "history", "strategy": "history", "commit": c.sha,
               "parent": c.parent, "subject": c.subject, "patch": patch, "test_patch": test_patch,
               "image_rebuilt": False, "valid": False, "reason": None, "detail": ""}
-    deps = [p for p in set(history.changed(repo, head, c.parent)) | set(history.changed(repo, head, c.sha))
-            if history.DEPENDENCY_FILES.search(p)]
-    if deps:
-        # the environment of record was built for HEAD's dependencies; this commit would need its own
-        record.update(reason="deps_changed", detail=f"{deps[0]} differs from HEAD's", duration=0.0)
-        return record
+    head_deps = history.declared_dependencies(repo, head)
+    for sha in (c.parent, c.sha):
+        deps = history.declared_dependencies(repo, sha)
+        if deps != head_deps:
+            # the environment of record was installed for HEAD's requirements; this commit would need its own
+            changed = sorted(set(deps) ^ set(head_deps))
+            record.update(reason="deps_changed", detail=f"{sha[:8]} declares other requirements than HEAD "
+                                                        f"({', '.join(changed[:3])})", duration=0.0)
+            return record
     before, after, clean = history.tree_state(repo, head, c)
     try:
         out = history.validate_commit(env, script, before, after, clean, runs=opts.runs, budget=budget)

@@ -79,7 +79,7 @@ def test_mine_history(tmp_path):
 
     result = built.cli("tasks", "mine", "-e", "x", "--runs", "2")
     assert result.exit_code == 0, result.output
-    assert "3 commit(s) scanned, 3 change non-test code" in result.output
+    assert "3 commit(s) scanned, 3 change non-test Python code" in result.output
     tasks = built.tasks()
     assert len(tasks) == 1, result.output
     task = tasks[0]
@@ -101,3 +101,21 @@ def test_mine_history(tmp_path):
         "tests/test_double.py::test_double"]
     checkout = built.home / "repos" / task["repo"]
     assert git(checkout, "status", "--porcelain") == "" and git(checkout, "rev-parse", "HEAD") == c3
+
+
+def test_dependency_declarations_not_files_decide_whether_the_environment_fits(tmp_path):
+    from harness.tasks.history import commits, declared_dependencies, is_test_path
+
+    repo = tmp_path / "r"
+    first = make_git_repo(repo, {"setup.py": "from setuptools import setup\nsetup(name='r', version='1')\n",
+                                 "requirements.txt": "requests\n", "r/m.py": "X = 1\n"})
+    second = make_git_repo(repo, {"setup.py": "from setuptools import setup\nsetup(name='r', version='2')\n"},
+                           "version bump")
+    third = make_git_repo(repo, {"requirements.txt": "requests\nattrs>=21\n", "tests/test_m.py": "def test(): pass\n"},
+                          "new dependency")
+    assert declared_dependencies(repo, first) == declared_dependencies(repo, second) == ("requests",)
+    assert declared_dependencies(repo, third) == ("attrs>=21", "requests")
+    found = commits(repo, third, 10, None)
+    assert [(c.sha, c.code_paths, c.test_paths) for c in found] == [
+        (third, ("requirements.txt",), ("tests/test_m.py",)), (second, ("setup.py",), ())]
+    assert is_test_path("pkg/tests/helpers.py") and is_test_path("test_x.py") and not is_test_path("pkg/testing.py")
