@@ -7,6 +7,10 @@ Per repository (its environment of record opened once):
                                      reason), written last: a candidate with a record is skipped
 Then tasks.jsonl (TaskInstance per valid candidate, every repo) and tasks_summary.json are rewritten
 from all candidate records.
+
+Time: every suite run with a bug gets min(--eval-timeout, max(60 s, 5 x the clean suite's slowest
+run)); a bug that makes the suite hang or crawl is rejected (timeout) without waiting out the full
+--eval-timeout. Mined commits get min(--eval-timeout, --commit-timeout / 3) per run.
 """
 
 from __future__ import annotations
