@@ -44,19 +44,23 @@ def strategy_table() -> dict:
     return json.loads(STRATEGIES_FILE.read_text(encoding="utf-8"))["strategies"]
 
 
-def strategy_names() -> tuple[str, ...]:
-    return tuple(strategy_table())
+def strategy_names(model: bool = False) -> tuple[str, ...]:
+    """The procedural strategies, and those that need a model when one is configured."""
+    return tuple(n for n, spec in strategy_table().items() if model or not spec.get("needs_model"))
 
 
-def parse_strategies(text: str | None) -> tuple[str, ...]:
+def parse_strategies(text: str | None, model: bool = False) -> tuple[str, ...]:
     """`--strategies a,b`: known names in the given order; an unknown one is a usage error."""
     if not text:
-        return strategy_names()
+        return strategy_names(model)
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in strategy_table()]
     if unknown or not names:
         raise R2EUsageError(f"unknown mutation strategy '{(unknown or [text])[0]}' "
-                            f"(known: {', '.join(strategy_names())})")
+                            f"(known: {', '.join(strategy_names(True))})")
+    needs = [n for n in names if strategy_table()[n].get("needs_model") and not model]
+    if needs:
+        raise R2EUsageError(f"strategy '{needs[0]}' needs a model: give --model (and --base-url)")
     return names
 
 
@@ -93,6 +97,8 @@ def sites(data: bytes, start_line: int, strategies: tuple[str, ...],
     skip = _docstring(body)
     found: list[Edit] = []
     for name in strategies:
+        if name not in FINDERS:
+            continue  # the model's strategies are not found on the tree
         for edit in FINDERS[name](data, body, strategy_table()[name]):
             if skip is not None and skip.start_byte <= edit.start < skip.end_byte:
                 continue

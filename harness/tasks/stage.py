@@ -93,7 +93,7 @@ def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: 
         budget = min(opts.eval_timeout, max(60.0, 5 * baseline.duration))
         echo(f"{repo_id}: {len(baseline.passing)}/{baseline.tests} tests pass on the clean tree "
              f"({len(baseline.flaky)} flaky), {baseline.duration:.1f}s; bug runs limited to {budget:.0f}s")
-        plan = plan_candidates(env, repo_id, commit, fns, coverage["files"], opts, info)
+        plan = plan_candidates(env, repo_id, commit, fns, coverage["files"], opts, info, folder)
         done = valid = 0
         for n, (cid, fn, edit, clean, buggy) in enumerate(plan, 1):
             if exp.task_candidate(repo_id, cid) is not None:
@@ -140,10 +140,11 @@ def _coverage(env, timeout: float) -> dict:
 
 
 def plan_candidates(env, repo_id: str, commit: str, fns: list[FunctionRecord], covered: dict, opts: MutateOptions,
-                    info: dict) -> list[tuple]:
+                    info: dict, folder=None) -> list[tuple]:
     """(candidate id, function, edit, clean text, buggy text) for every chosen mutation, in a fixed order."""
     sources: dict[str, str | None] = {}
     skipped = info["skipped"]
+    rewrites = RewriteStore(folder / "llm_rewrites.json") if folder is not None else None
     plan = []
     for fn in sorted(fns, key=lambda f: (f.path, f.start_line)):
         lines = set(covered.get(fn.path, ()))
@@ -160,12 +161,57 @@ def plan_candidates(env, repo_id: str, commit: str, fns: list[FunctionRecord], c
             continue
         data = clean.encode("utf-8")
         edits = mutate.sites(data, fn.start_line, opts.strategies, covered=lines)
-        for edit in mutate.pick(edits, opts.per_function, opts.seed, fn.id):
+        chosen = mutate.pick(edits, opts.per_function, opts.seed, fn.id)
+        if "llm_rewrite" in opts.strategies and opts.llm is not None:
+            rewritten = model_rewrite(rewrites, fn, data, opts, skipped)
+            if rewritten is not None:
+                chosen = chosen[:max(0, opts.per_function - 1)] + [rewritten]
+        for edit in chosen:
             buggy = mutate.apply(data, edit).decode("utf-8")
             plan.append((candidate_id(repo_id, commit, edit, fn.id), fn, edit, clean, buggy))
     if opts.max_candidates is not None:
         plan = plan[:opts.max_candidates]
     return plan
+
+
+class RewriteStore:
+    """The model's rewrites by function id and seed, kept so a resumed run makes the same candidates."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def put(self, key: str, answer: str) -> None:
+        self.data[key] = answer
+        atomic_write_json(self.path, self.data)
+
+
+def model_rewrite(store: RewriteStore | None, fn: FunctionRecord, data: bytes, opts: MutateOptions,
+                  skipped: dict) -> mutate.Edit | None:
+    """The model's "subtle bug" version of `fn` as an edit, or None (no usable answer: counted in skipped)."""
+    from harness.tasks import rewrite
+
+    key = f"{fn.id}@{opts.seed}"
+    answer = store.get(key) if store is not None else None
+    if answer is None:
+        try:
+            answer = rewrite.ask(opts.llm, fn.code)
+        except Exception:  # no answer (the client said why, once): the procedural candidates go on
+            skipped["llm_no_answer"] = skipped.get("llm_no_answer", 0) + 1
+            return None
+        if store is not None:
+            store.put(key, answer)
+    edit, why = rewrite.edit_from_answer(data, fn.start_line, answer)
+    if edit is None:
+        key = "llm_unusable: " + why
+        skipped[key] = skipped.get(key, 0) + 1
+    return edit
 
 
 def run_candidate(env, script, baseline: Baseline, repo_id: str, commit: str, build, cid: str, fn: FunctionRecord,

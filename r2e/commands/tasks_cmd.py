@@ -20,8 +20,8 @@ def tasks() -> None:
               help="Mutations tried per covered function.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the mutation choice.")
 @click.option("--strategies", default=None,
-              help="Comma-separated strategies [default: all: swap_operator, off_by_one, drop_branch, "
-                   "swap_arguments, change_constant, remove_statement].")
+              help="Comma-separated strategies [default: swap_operator, off_by_one, drop_branch, "
+                   "swap_arguments, change_constant, remove_statement; and llm_rewrite with --model].")
 @click.option("--eval-timeout", type=POSITIVE_SECONDS, default=300.0, show_default=True,
               help="Seconds one run of the test suite may take; a candidate over it is rejected (timeout).")
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
@@ -38,10 +38,10 @@ def mutate(ws: Workspace, exp, repos, per_function, seed, strategies, eval_timeo
     from r2e.commands.harness_cmds import _records
     from r2e.llm.options import config_from_options
 
-    names = parse_strategies(strategies)
-    experiment, records = _records(ws, exp, repos, ())
     config = config_from_options(model, base_url, max_tokens, llm_timeout, llm_max_failures,
                                  no_cache=True, cache_dir=None)
+    names = parse_strategies(strategies, model=config is not None)
+    experiment, records = _records(ws, exp, repos, ())
     client = None
     if config is not None:
         from r2e.llm.client import LLMClient

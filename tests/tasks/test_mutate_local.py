@@ -145,3 +145,24 @@ def test_saved_eval_script_of_record_is_used_and_a_dirty_tree_refused(built_loca
             ops.write_text(clean)
     finally:
         result_path.write_text(original)
+
+
+def test_model_rewrite_with_a_subtle_bug_is_a_strategy(built_local, llm_server):
+    built_local.reset()
+    rewrite = ('Here you go:\n```python\ndef add(a, b):\n    """Return the sum of a and b."""\n'
+               '    return a + b if a < 2 else a * b\n```\n')
+    llm_server.script(rewrite, "Sorry, I cannot help with that.", "add() gives wrong sums for some inputs.")
+    args = ("tasks", "mutate", "-e", "x", "--strategies", "llm_rewrite", "--runs", "1")
+    assert "needs a model" in built_local.cli(*args).output
+    result = built_local.cli(*args, "--model", "scripted", "--base-url", llm_server.base_url)
+    assert result.exit_code == 0, result.output
+    (task,) = built_local.tasks()
+    assert task["strategy"] == "llm_rewrite" and task["statement_kind"] == "llm"
+    assert json.loads(task["FAIL_TO_PASS"]) == ["tests/test_ops.py::test_add"]
+    assert "+    return a + b if a < 2 else a * b" in task["bug_patch"]
+    skipped = built_local.summary()["repos"]["local__calc"]["skipped"]
+    assert skipped == {"not_covered": 1, "llm_unusable: no code block": 1}
+    # resumed: the saved rewrites make the same candidate, nothing is asked again
+    asked = len(llm_server.requests)
+    again = built_local.cli(*args, "--model", "scripted", "--base-url", llm_server.base_url)
+    assert again.exit_code == 0 and len(llm_server.requests) == asked and len(built_local.tasks()) == 1
