@@ -73,8 +73,10 @@ class Built:
         return CliRunner().invoke(cli, ["--home", str(self.home), *args], catch_exceptions=False)
 
     def reset(self) -> None:
-        """Forget earlier task runs: the built environment stays."""
-        shutil.rmtree(self.exp_dir / "tasks", ignore_errors=True)
+        """Forget earlier candidates; the built environment, its coverage and clean baseline stay (same tree)."""
+        for folder in (self.exp_dir / "tasks").glob("*"):
+            shutil.rmtree(folder / "candidates", ignore_errors=True)
+            (folder / "llm_rewrites.json").unlink(missing_ok=True)
         for name in ("tasks.jsonl", "tasks_summary.json"):
             (self.exp_dir / name).unlink(missing_ok=True)
 
