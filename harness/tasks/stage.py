@@ -62,13 +62,17 @@ def mutate_experiment(exp: Experiment, records: list[FunctionRecord], opts: Muta
         t0 = time.monotonic()
         try:
             repos[repo_id] = mutate_repo(exp, repo_id, fns, opts, echo)
-        except R2EError as exc:  # one repo's failure never stops the batch
-            repos[repo_id] = {"status": "error", "error": str(exc)}
-            echo(f"{repo_id}: error: {exc}")
+        except Exception as exc:  # one repo's failure never stops the batch
+            repos[repo_id] = {"status": "error", "error": _say(exc)}
+            echo(f"{repo_id}: error: {_say(exc)}")
         repos[repo_id]["duration"] = round(time.monotonic() - t0, 2)
     return write_outputs(exp, {"kind": "mutation", "seed": opts.seed, "per_function": opts.per_function,
                                "strategies": list(opts.strategies), "eval_timeout": opts.eval_timeout,
                                "runs": opts.runs}, repos)
+
+
+def _say(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, R2EError) else f"{type(exc).__name__}: {exc}"[:300]
 
 
 def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: MutateOptions, echo: Echo) -> dict:
@@ -331,9 +335,9 @@ def mine_experiment(exp: Experiment, repo_ids: list[str], opts: MineOptions, ech
         t0 = time.monotonic()
         try:
             repos[repo_id] = mine_repo(exp, repo_id, opts, echo)
-        except R2EError as exc:
-            repos[repo_id] = {"status": "error", "error": str(exc)}
-            echo(f"{repo_id}: error: {exc}")
+        except Exception as exc:  # one repo's failure never stops the batch
+            repos[repo_id] = {"status": "error", "error": _say(exc)}
+            echo(f"{repo_id}: error: {_say(exc)}")
         repos[repo_id]["duration"] = round(time.monotonic() - t0, 2)
     return write_outputs(exp, {"kind": "history", "max_commits": opts.max_commits, "since": opts.since,
                                "eval_timeout": opts.eval_timeout, "runs": opts.runs}, repos)
