@@ -206,8 +206,9 @@ def changed_functions(text: str, patch: str, path: str) -> list[tuple[str, str, 
             first, last = node.start_point[0] + 1, node.end_point[0] + 1
             if any(first <= n <= last for n in lines):
                 name = node.child_by_field_name("name").text.decode("utf-8", "replace")
-                header = text.encode("utf-8")[node.start_byte:node.child_by_field_name("body").start_byte]
-                signature = " ".join(header.decode("utf-8", "replace").split()).rstrip(":")
+                end = (node.child_by_field_name("return_type") or node.child_by_field_name("parameters")).end_byte
+                header = text.encode("utf-8")[node.start_byte:end]  # no trailing `:` or comment
+                signature = " ".join(header.decode("utf-8", "replace").split())
                 body = node.child_by_field_name("body")
                 doc = ""
                 first_stmt = body.named_children[0] if body.named_children else None
