@@ -99,3 +99,15 @@ def test_task_instance_uses_swe_bench_encodings():
     assert data["FAIL_TO_PASS"] == '["a"]' and data["PASS_TO_PASS"] == '["b", "c"]'
     assert TaskInstance.from_dict(data) == task
     assert TaskInstance.from_dict({**data, "FAIL_TO_PASS": ["a"], "unknown": 1}).extra == {"unknown": 1}
+
+
+def test_a_docstring_holding_a_fix_line_is_left_out_of_the_statement():
+    from harness.tasks.stage import MutateOptions, _statement
+
+    fix = unified_diff("m.py", "def f(d):\n    pass\n", "def f(d):\n    k, v = item\n")
+    fn = FunctionRecord(id="r/m.py::f", repo="r", path="m.py", name="f", start_line=1, end_line=2, code="",
+                        signature="def f(d):", docstring="Example:\n    k, v = item")
+    record = {"FAIL_TO_PASS": ["t.py::test_f"], "PASS_TO_PASS": ["t.py::test_g"], "patch": fix, "valid": True}
+    _statement(record, fn, {"t.py::test_f": "assert {} == {1: 2}"}, MutateOptions())
+    assert record["valid"] and record["statement_kind"] == "offline"
+    assert "k, v = item" not in record["problem_statement"] and "assert {} == {1: 2}" in record["problem_statement"]
