@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import threading
 import uuid
@@ -17,6 +18,7 @@ from r2e.stage_records import FunctionRecord, HarnessResult
 
 # Status of one execution: valid | invalid (ran, judged not valid) | timeout | crashed (no result).
 RETRY_STATUSES = ("timeout", "crashed")  # no judgement: run again (genexec, execute)
+_DIGEST = re.compile(r"^r2e-runner: .* sha256=([0-9a-f]{64})$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def execute_harness(env: Environment, record: FunctionRecord, test_code: str, op
             out = Path(tmp) / "out.json"
             try:
                 env.copy_from(f"{remote}/out.json", out)
-                result = json.loads(out.read_text())
+                body = out.read_bytes()
+                result = json.loads(body.decode("utf-8"))
             except (OSError, ValueError, KeyError) as exc:
                 result = None
                 copy_error = f"{type(exc).__name__}: {exc}"
@@ -107,6 +110,13 @@ def execute_harness(env: Environment, record: FunctionRecord, test_code: str, op
         return HarnessResult.from_dict({
             **base, "status": status, "valid": False, "exec": exec_info, "counts": None, "coverage": None,
             "reasons": [f"the runner produced no result ({copy_error})"], "output": res.output[-4000:]})
+    digests = _DIGEST.findall(res.output)
+    if not digests or digests[-1] != hashlib.sha256(body).hexdigest():
+        # Something other than the runner (a process the test left behind) rewrote its verdict.
+        return HarnessResult.from_dict({
+            **base, "status": "invalid", "valid": False, "exec": exec_info, "counts": None, "coverage": None,
+            "reasons": ["the result file is not the one the runner wrote (digest mismatch)"],
+            "output": res.output[-4000:]})
     if result.get("timed_out") and not result.get("valid"):
         status = "timeout"
     else:

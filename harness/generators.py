@@ -10,7 +10,7 @@ from importlib import resources
 from string import Template
 from typing import Protocol
 
-from harness.prompting import extract_code, feedback_message, initial_messages
+from harness.prompting import code_problem, extract_code, feedback_message, initial_messages
 from r2e.llm import LLMAuthError, LLMError
 from r2e.stage_records import FunctionRecord, HarnessResult
 
@@ -23,6 +23,8 @@ class Generated:
     cached: bool = False
     chat: list[dict] = field(default_factory=list)  # messages + replies, for --save-chat
     error: str | None = None
+    # A reply rejected before execution (no code, not Python): shown back to the model with `error`.
+    rejected: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,24 @@ class LLMGenerator:
         return messages
 
     def generate(self, record: FunctionRecord, previous: Attempt | None, round_no: int) -> Generated:
+        """A test per sample; a failed call, or replies with no usable Python, is a generation failure
+        with its reason (the model's answers are data, never a crash)."""
         messages = self.messages(record, previous)
         temperature = self.temperature if self.n == 1 else max(self.temperature, 0.7)
         try:
-            reply = self.client.chat(messages, n=self.n, temperature=temperature, max_tokens=self.max_tokens)
+            reply = self.client.chat(messages, n=self.n, temperature=temperature, max_tokens=self.max_tokens,
+                                     purpose="generate")
         except LLMAuthError:
             raise  # retrying other functions cannot help: the loop stops
-        except LLMError as exc:
+        except LLMError as exc:  # includes LLMUnavailable: the breaker is open, fail at once
             return Generated([], chat=messages, error=str(exc))
         chat = messages + [{"role": "assistant", "content": t} for t in reply.texts]
-        return Generated([extract_code(t) for t in reply.texts], reply.prompt_tokens, reply.completion_tokens,
-                         reply.cached, chat)
+        codes = [extract_code(t) for t in reply.texts]
+        problems = [code_problem(c) for c in codes]
+        tests = [c for c, problem in zip(codes, problems) if problem is None]
+        generated = Generated(tests, reply.prompt_tokens, reply.completion_tokens, reply.cached, chat)
+        if not tests:
+            cut = " (the answer was cut at max_tokens)" if reply.truncated else ""
+            generated.error = f"{problems[0] if problems else 'the reply holds no code'}{cut}"
+            generated.rejected = codes[0] if codes else ""
+        return generated

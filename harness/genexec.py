@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from harness.env_pool import EnvPool, harness_pool
-from harness.execute import RETRY_STATUSES, ExecOptions, execute_harness
+from harness.execute import RETRY_STATUSES, ExecOptions, execute_harness, sha256
 from harness.execute_all import run_per_repo
 from harness.generators import Attempt, Generated, HarnessGenerator
 from installers.environment import Environment
@@ -38,6 +38,7 @@ class LoopOptions:
     save_chat: bool = False
     resume: bool = False  # continue from genexec.json: done functions stay done, rounds continue
     exec: ExecOptions = field(default_factory=ExecOptions)
+    llm: dict | None = None  # the model's settings as recorded in genexec.json (URL redacted by the caller)
 
 
 @dataclass
@@ -116,7 +117,8 @@ class GenexecRun:
         self.auth_error: LLMAuthError | None = None
         self.doc: dict = {"experiment": exp.name, "generator": generator.name, "started": now_iso(),
                           "params": {"k": opts.k, "min_valid": opts.min_valid, "min_cov": opts.min_cov,
-                                     "backend": opts.backend}, "rounds": [], "functions": {}}
+                                     "backend": opts.backend, **({"llm": opts.llm} if opts.llm else {})},
+                          "rounds": [], "functions": {}}
         if opts.resume:
             self.restore()
 
@@ -160,7 +162,18 @@ class GenexecRun:
 
     def attempt(self, env: Environment, record: FunctionRecord, round_no: int) -> tuple[Generated, list[HarnessResult]]:
         """Generate for one function and execute every sample (runs in a worker)."""
-        generated = self.generator.generate(record, self.states[record.id].last, round_no)
+        try:
+            generated = self.generator.generate(record, self.states[record.id].last, round_no)
+        except LLMAuthError:
+            raise  # no function can succeed after it: the loop stops
+        except Exception as exc:  # noqa: BLE001 - whatever failed while generating is that function's
+            # generation failure, with its reason; "crashed" is for executions the environment failed
+            generated = Generated([], error=f"generation failed: {type(exc).__name__}: {exc}"[:1000])
+        if not generated.tests and generated.rejected is not None:
+            # A reply that is no Python test (prose, half a file, nothing) is an invalid test, judged without
+            # spending an execution on it; like any invalid test it is kept and shown to the model next round.
+            generated.tests = [generated.rejected]
+            return generated, [rejected_result(record, generated.rejected, generated.error)]
         return generated, [execute_harness(env, record, test, self.opts.exec) for test in generated.tests]
 
     def record_outcome(self, record: FunctionRecord, round_no: int, value, error: BaseException | None,
@@ -187,7 +200,7 @@ class GenexecRun:
             stats.generation_failed += 1
             return
         stats.generated += 1
-        stats.executed += len(results)
+        stats.executed += sum(r.extra.get("executed", True) is not False for r in results)
         best = max(range(len(results)), key=lambda i: results[i].rank())
         result, test = results[best], generated.tests[best]
         entry.update(summarize(result), samples=len(results), sample_chosen=best)
@@ -252,6 +265,12 @@ class GenexecRun:
                 state.best_test, state.best_result = entry["test"], result
                 state.last = Attempt(entry["test"], result)
                 state.done = bool(entry.get("done"))
+
+
+def rejected_result(record: FunctionRecord, code: str, reason: str | None) -> HarnessResult:
+    """The result of a test that was not run because it cannot be one (not Python, empty)."""
+    return HarnessResult(function=record.id, status="invalid", valid=False, test_sha256=sha256(code),
+                         reasons=(reason or "the reply holds no test",), extra={"executed": False})
 
 
 def final_entry(state: FunctionState) -> dict:

@@ -11,6 +11,7 @@ from r2e.stage_records import Coverage, FunctionRecord, HarnessResult
 
 ERROR_LIMIT = 3000
 _CODE_BLOCK = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL)
+_OPEN_BLOCK = re.compile(r"```(?:python|py|python3)?[ \t]*\n")
 
 
 def template(name: str) -> Template:
@@ -65,6 +66,25 @@ def trimmed_errors(result: HarnessResult) -> str:
 
 
 def extract_code(reply: str) -> str:
-    """The test file in a reply: the longest ```python block, else the whole reply."""
-    blocks = _CODE_BLOCK.findall(reply or "")
-    return (max(blocks, key=len) if blocks else (reply or "")).strip() + "\n"
+    """The test file in a reply: the longest ```python block, else an unclosed block's text (a reply cut
+    at max_tokens), else the whole reply."""
+    reply = reply or ""
+    blocks = _CODE_BLOCK.findall(reply)
+    if blocks:
+        return max(blocks, key=len).strip() + "\n"
+    opened = _OPEN_BLOCK.search(reply)
+    return (reply[opened.end():] if opened else reply).strip() + "\n"
+
+
+def code_problem(code: str) -> str | None:
+    """Why `code` cannot be a test file (empty, or not Python), or None. Checked before spending an
+    execution on it: small models answer with prose, half a file, or nothing."""
+    if not code.strip():
+        return "the reply holds no code"
+    try:
+        compile(code, "test.py", "exec")
+    except SyntaxError as exc:
+        return f"the reply is not a Python file: SyntaxError: {exc.msg} (line {exc.lineno})"
+    except (ValueError, OverflowError) as exc:  # NUL bytes, absurd literals
+        return f"the reply is not a Python file: {type(exc).__name__}: {exc}"
+    return None

@@ -47,7 +47,7 @@ def default_env_factory(repo_id: str, repo_path: Path, files: BuildFiles, opts: 
 
 def local_env(repo_path: Path, venv: Path) -> Environment:
     shutil.rmtree(venv, ignore_errors=True)
-    return LocalEnvironment(repo_path, venv=venv)
+    return LocalEnvironment.from_checkout(repo_path, venv.parent, venv=venv)  # never the shared checkout
 
 
 def docker_client(opts: BuildOptions):

@@ -36,8 +36,8 @@ from r2e.workspace import Workspace, check_experiment_name
 @click.option("--home", type=click.Path(file_okay=False), envvar="R2E_HOME", help="Workspace (default ~/.r2e).")
 @common_build_options
 def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs, timeout_per_task, test_timeout,
-         python, min_pass_ratio, no_repairs, no_llm, model, base_url, no_cache, max_repair_steps, rebuild, force,
-         min_free_gb, wheelhouse, no_network, minimal_base):
+         python, min_pass_ratio, no_repairs, no_llm, no_cache, max_repair_steps, rebuild, force, min_free_gb,
+         wheelhouse, no_network, minimal_base, model, base_url, max_tokens, llm_timeout, llm_max_failures, allow_unisolated_local):
     """Set up and build repositories start..end of URLS_FILE."""
     check_experiment_name(exp)
     ws = Workspace(home)
@@ -48,7 +48,8 @@ def main(urls_file, start, end, workers, segment_size, exp, home, backend, jobs,
     workers = workers or jobs
     opts = build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
                          base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"),
-                         wheelhouse, no_network, ws.cache_dir("wheelhouse"))
+                         wheelhouse, no_network, ws.cache_dir("wheelhouse"), max_tokens, llm_timeout,
+                         llm_max_failures, allow_unisolated_local)
     any_failed = False
     for seg_start in range(start, end, segment_size):
         segment = entries[seg_start:min(end, seg_start + segment_size)]

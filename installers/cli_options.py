@@ -10,23 +10,43 @@ import click
 from installers.images import RELEASES
 from installers.options import BuildOptions
 from r2e.errors import R2EUsageError
-from r2e.llm import LLMConfig
+from r2e.llm.options import config_from_options, llm_options
 
 
 def build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
                   base_url, no_cache, max_repair_steps, rebuild, minimal_base, cache_dir: Path,
-                  wheelhouse=False, no_network=False, wheelhouse_dir: Path | None = None) -> BuildOptions:
+                  wheelhouse=False, no_network=False, wheelhouse_dir: Path | None = None, max_tokens=None,
+                  llm_timeout=None, llm_max_failures=None, allow_unisolated_local=False) -> BuildOptions:
     if python and backend == "docker" and python not in RELEASES:
         raise R2EUsageError(f"invalid --python '{python}': base images exist for {', '.join(sorted(RELEASES))}")
     if not 0.0 <= min_pass_ratio <= 1.0:
         raise R2EUsageError(f"invalid --min-pass-ratio {min_pass_ratio}: expected a number between 0 and 1")
     llm = None
     if not no_llm:
-        llm = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache, cache_dir=cache_dir)
+        llm = config_from_options(model, base_url, max_tokens, llm_timeout, llm_max_failures,
+                                  no_cache=no_cache, cache_dir=cache_dir)
+    if llm is not None:
+        llm.api_key()  # a missing key is the user's to fix, in one line, before any build starts
+        guard_local_llm(llm, backend, allow_unisolated_local)
     return BuildOptions(backend=backend, python=python, timeout_per_task=timeout_per_task, test_timeout=test_timeout,
                         min_pass_ratio=min_pass_ratio, rules=not no_repairs, llm=llm,
                         max_repair_steps=max_repair_steps, rebuild=rebuild, base_minimal=minimal_base,
-                        wheelhouse=wheelhouse_dir if wheelhouse else None, network=not no_network)
+                        wheelhouse=wheelhouse_dir if wheelhouse else None, network=not no_network,
+                        notify=notify)
+
+
+def guard_local_llm(llm, backend: str, allow_unisolated: bool) -> None:
+    """Model-driven commands run on this host only inside a sandbox that hides the key (or when the user says so)."""
+    from installers.isolation import require_isolation_for_llm
+    from installers.local_env import hide_variable
+
+    hide_variable(llm.api_key_env)
+    require_isolation_for_llm(backend, allow_unisolated)
+
+
+def notify(message: str) -> None:
+    """The LLM circuit breaker's once-only notice: on stderr, between the builds' lines."""
+    click.echo(message, err=True)
 
 
 def common_build_options(fn):
@@ -43,9 +63,7 @@ def common_build_options(fn):
         click.option("--min-pass-ratio", type=float, default=0.95, show_default=True,
                      help="Pass ratio of the repo's tests that counts as success."),
         click.option("--no-repairs", is_flag=True, help="Skip the rule-based repairs."),
-        click.option("--no-llm", is_flag=True, help="Never ask a model to repair an install."),
-        click.option("--model", default=None, help="LLM for the repair loop (default $R2E_MODEL; none: no loop)."),
-        click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)."),
+        no_llm := click.option("--no-llm", is_flag=True, help="Never ask a model to repair an install."),
         click.option("--no-cache", is_flag=True, help="Do not cache LLM replies."),
         click.option("--max-repair-steps", type=click.IntRange(0, 100), default=10, show_default=True,
                      help="Bound on repair steps (rules, then the model)."),
@@ -60,6 +78,12 @@ def common_build_options(fn):
         click.option("--minimal-base", is_flag=True, hidden=True,
                      help="Use the small base image (no compilers): for tests and quick trials."),
     ]
-    for opt in reversed(opts):
+    # --model (the repair loop's LLM; none: no loop) --base-url --max-tokens --llm-timeout --llm-max-failures,
+    # shown right after --no-llm
+    split = next(i for i, opt in enumerate(opts) if opt is no_llm) + 1
+    for opt in reversed(opts[split:]):
+        fn = opt(fn)
+    fn = llm_options(fn)
+    for opt in reversed(opts[:split]):
         fn = opt(fn)
     return fn

@@ -2,6 +2,8 @@
 never run), requirements*.txt / requirements/ / requirements.in, Pipfile, environment.yml, tox.ini.
 
 Every reader tolerates broken files: a file that cannot be read adds a note, never an exception.
+Every file is read through `RepoFiles`: one that resolves outside the repository (a symlink, an
+include like `-r /etc/x` or `-r ../../x`) is refused and listed in `refused`, never read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from installers.repo_files import RepoFiles
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -19,6 +23,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 TEST_EXTRA_NAMES = {"test", "tests", "testing", "dev", "develop", "development", "check", "ci"}
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_LOCAL_REF = re.compile(r"@\s*(file:|[./~]|[A-Za-z]:\\)", re.I)
 
 
 @dataclass
@@ -30,6 +35,7 @@ class Declared:
     installable: bool = False  # pyproject with a build system, setup.py or setup.cfg metadata
     sources: list[str] = field(default_factory=list)  # files that contributed
     notes: list[str] = field(default_factory=list)  # files that could not be read, and why
+    refused: list[str] = field(default_factory=list)  # paths refused: outside the repository
 
 
 def req_name(req: str) -> str | None:
@@ -47,6 +53,8 @@ def clean_requirement(line: str) -> str | None:
     line = line.split(" #", 1)[0].strip()
     if not line or line.startswith(("#", "-", ".", "/")) or "://" in line and "@" not in line:
         return None
+    if _LOCAL_REF.search(line):  # `name @ file:...` or a path: would make the installer read a local file
+        return None
     if line.startswith(("git+", "hg+", "svn+", "bzr+")):
         return None  # VCS URLs need the network beyond PyPI
     if "{" in line or "}" in line:  # tox substitutions
@@ -54,13 +62,15 @@ def clean_requirement(line: str) -> str | None:
     return line if req_name(line) else None
 
 
-def read_declared(repo: Path) -> Declared:
+def read_declared(repo: Path, files: RepoFiles | None = None) -> Declared:
     d = Declared()
+    files = files or RepoFiles(repo)
     for reader in (_pyproject, _setup_cfg, _setup_py, _requirements_files, _pipfile, _environment_yml, _tox_ini):
         try:
-            reader(repo, d)
+            reader(files, d)
         except Exception as exc:  # a broken file is a note, never a crash
             d.notes.append(f"{reader.__name__.lstrip('_')}: {type(exc).__name__}: {exc}"[:300])
+    d.refused = list(files.refused)
     d.requirements = dedupe_requirements(d.requirements)
     names = {req_name(r) for r in d.requirements}
     d.test_requirements = [r for r in dedupe_requirements(d.test_requirements) if req_name(r) not in names]
@@ -99,11 +109,11 @@ def _as_list(value) -> list[str]:
     return [str(v) for v in value]
 
 
-def _pyproject(repo: Path, d: Declared) -> None:
-    path = repo / "pyproject.toml"
-    if not path.is_file():
+def _pyproject(files: RepoFiles, d: Declared) -> None:
+    text = files.read_text("pyproject.toml")
+    if text is None:
         return
-    data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+    data = tomllib.loads(text)
     d.sources.append("pyproject.toml")
     build = data.get("build-system") or {}
     project = data.get("project") or {}
@@ -170,12 +180,12 @@ def _poetry_req(name: str, spec) -> str | None:
     return clean_requirement(f"{name}{version or ''}")
 
 
-def _setup_cfg(repo: Path, d: Declared) -> None:
-    path = repo / "setup.cfg"
-    if not path.is_file():
+def _setup_cfg(files: RepoFiles, d: Declared) -> None:
+    text = files.read_text("setup.cfg")
+    if text is None:
         return
     cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.read_string(path.read_text(encoding="utf-8", errors="replace"))
+    cp.read_string(text)
     if cp.has_section("metadata") or cp.has_section("options"):
         d.sources.append("setup.cfg")
         d.installable = True
@@ -216,13 +226,13 @@ def _literal(node, names: dict[str, ast.AST]):
         return None
 
 
-def _setup_py(repo: Path, d: Declared) -> None:
-    path = repo / "setup.py"
-    if not path.is_file():
+def _setup_py(files: RepoFiles, d: Declared) -> None:
+    text = files.read_text("setup.py")
+    if text is None:
         return
     d.installable = True
     d.sources.append("setup.py")
-    tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    tree = ast.parse(text)
     names: dict[str, ast.AST] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -248,23 +258,45 @@ def _setup_py(repo: Path, d: Declared) -> None:
                 _classifiers(_as_list(value), d)
 
 
-def _read_req_file(path: Path, seen: set[Path]) -> list[str]:
-    path = path.resolve()
-    if path in seen or not path.is_file():
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint|-e|--editable)\s*=?\s*(\S+)")
+
+
+def _read_req_file(files: RepoFiles, path: Path, seen: set[Path], what: str | None = None) -> list[str]:
+    real = files.inside(path, what)
+    if real is None or real in seen or not real.is_file():
         return []
-    seen.add(path)
+    seen.add(real)
+    text = files.read_text(real, what or files.label(path))
     out: list[str] = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for raw in (text or "").splitlines():
         line = raw.strip()
-        m = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", line)
+        m = _INCLUDE.match(line)
         if m:
-            if m.group(1) in ("-r", "--requirement"):
-                out += _read_req_file(path.parent / m.group(2), seen)
+            flag, target = m.groups()
+            include = f"{files.label(path)}: {flag} {target}"
+            if flag in ("-e", "--editable"):
+                _check_editable(files, real.parent, target, include)
+            elif flag in ("-r", "--requirement"):
+                out += _read_req_file(files, _local_target(real.parent, target), seen, include)
+            else:  # constraints are not installed, but still never read from outside
+                files.inside(_local_target(real.parent, target), include)
             continue
         req = clean_requirement(line)
         if req:
             out.append(req)
     return out
+
+
+def _local_target(base: Path, target: str) -> Path:
+    target = re.sub(r"^file:(//)?", "", target)
+    return Path(target) if target.startswith("/") else base / target
+
+
+def _check_editable(files: RepoFiles, base: Path, target: str, include: str) -> None:
+    """Editable installs are never part of the plan; a local one outside the repository is recorded as refused."""
+    if "://" in target and not target.startswith("file:"):
+        return  # a VCS/URL editable: not a local read, and not installed either
+    files.inside(_local_target(base, target.split("#", 1)[0]), include)
 
 
 SKIPPED_REQ_WORDS = ("doc", "lint", "release", "publish", "update", "upgrade", "style", "format", "typing", "mypy",
@@ -281,18 +313,19 @@ def _req_file_role(name: str) -> str:
     return "runtime"
 
 
-def _requirements_files(repo: Path, d: Declared) -> None:
-    files = sorted(repo.glob("requirements*.txt")) + sorted(repo.glob("requirements*.in"))
+def _requirements_files(files: RepoFiles, d: Declared) -> None:
+    repo = files.repo
+    found = sorted(repo.glob("requirements*.txt")) + sorted(repo.glob("requirements*.in"))
     for folder in ("requirements", "reqs", "requirements.d"):
-        if (repo / folder).is_dir():
-            files += sorted((repo / folder).glob("*.txt")) + sorted((repo / folder).glob("*.in"))
+        if files.is_dir(folder):  # a folder symlinked outside is not even listed
+            found += sorted((repo / folder).glob("*.txt")) + sorted((repo / folder).glob("*.in"))
     seen: set[Path] = set()
-    for f in files:
+    for f in found:
         rel = str(f.relative_to(repo))
         role = _req_file_role(rel.replace("/", "-"))
         if role == "skip":
             continue
-        reqs = _read_req_file(f, seen)
+        reqs = _read_req_file(files, f, seen)
         if not reqs:
             continue
         d.sources.append(rel)
@@ -302,11 +335,11 @@ def _requirements_files(repo: Path, d: Declared) -> None:
             d.requirements += reqs
 
 
-def _pipfile(repo: Path, d: Declared) -> None:
-    path = repo / "Pipfile"
-    if not path.is_file():
+def _pipfile(files: RepoFiles, d: Declared) -> None:
+    text = files.read_text("Pipfile")
+    if text is None:
         return
-    data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+    data = tomllib.loads(text)
     d.sources.append("Pipfile")
     for section, target in (("packages", d.requirements), ("dev-packages", d.test_requirements)):
         for name, spec in (data.get(section) or {}).items():
@@ -322,14 +355,14 @@ def _pipfile(repo: Path, d: Declared) -> None:
         d.requires_python = f">={version}"
 
 
-def _environment_yml(repo: Path, d: Declared) -> None:
+def _environment_yml(files: RepoFiles, d: Declared) -> None:
     for name in ("environment.yml", "environment.yaml"):
-        path = repo / name
-        if not path.is_file():
+        text = files.read_text(name)
+        if text is None:
             continue
         in_pip, pip_indent = False, 0
         found = []
-        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        for raw in text.splitlines():
             stripped = raw.strip()
             indent = len(raw) - len(raw.lstrip())
             if re.match(r"^-\s*pip\s*:\s*$", stripped):
@@ -347,18 +380,19 @@ def _environment_yml(repo: Path, d: Declared) -> None:
             d.requirements += found
 
 
-def _tox_ini(repo: Path, d: Declared) -> None:
-    path = repo / "tox.ini"
-    if not path.is_file():
+def _tox_ini(files: RepoFiles, d: Declared) -> None:
+    text = files.read_text("tox.ini")
+    if text is None:
         return
     cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.read_string(path.read_text(encoding="utf-8", errors="replace"))
+    cp.read_string(text)
     if cp.has_option("testenv", "deps"):
         reqs = []
         for line in _as_list(cp.get("testenv", "deps")):
             line = line.strip()
             if line.startswith("-r"):
-                reqs += _read_req_file(repo / line[2:].strip().replace("{toxinidir}/", ""), set())
+                target = line[2:].strip().replace("{toxinidir}/", "")
+                reqs += _read_req_file(files, _local_target(files.repo, target), set(), f"tox.ini: -r {target}")
             else:
                 req = clean_requirement(re.sub(r"^[\w,-]+:\s*", "", line))
                 if req:

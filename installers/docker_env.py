@@ -61,7 +61,8 @@ class DockerEnvironment(Environment):
 
     def __init__(self, image: str, *, client=None, workdir: str = WORKDIR, lifetime: int = DEFAULT_LIFETIME,
                  mem_limit: str = "4g", cpus: float = 2.0, pids_limit: int = 2048,
-                 ca_bundle: str | None = "auto", name_hint: str = "env", network: bool = True):
+                 ca_bundle: str | None = "auto", name_hint: str = "env", network: bool = True,
+                 labels: dict[str, str] | None = None):
         import docker
 
         self.client = client or docker.from_env(timeout=300)
@@ -81,7 +82,7 @@ class DockerEnvironment(Environment):
         safe = "".join(c if c.isalnum() or c in "_.-" else "-" for c in name_hint)[:40]
         self.container = self.client.containers.run(
             image, ["sleep", str(int(lifetime))], detach=True, name=f"r2e-{safe}-{uuid.uuid4().hex[:8]}",
-            labels={LABEL: "1", "r2e.expires": str(int(time.time() + lifetime))},
+            labels={**(labels or {}), LABEL: "1", "r2e.expires": str(int(time.time() + lifetime))},
             working_dir="/", environment=environment, volumes=volumes,
             mem_limit=mem_limit, nano_cpus=int(cpus * 1e9), pids_limit=pids_limit,
             privileged=False, cap_drop=["NET_RAW", "SYS_ADMIN"], security_opt=["no-new-privileges"],

@@ -29,4 +29,4 @@ def open_environment(result: BuildResult, *, network: bool = True, name_hint: st
                                  network=network, name_hint=name_hint or result.repo)
     if not result.workdir or not result.venv or not Path(result.venv).is_dir():
         raise R2EError(f"repo '{result.repo}': its local venv {result.venv} is gone; rebuild it with `r2e build --force`")
-    return LocalEnvironment(result.workdir, venv=result.venv)
+    return LocalEnvironment(result.workdir, venv=result.venv, network=network)

@@ -15,6 +15,7 @@ class BuildOptions:
     min_pass_ratio: float = 0.95
     rules: bool = True  # rule-based repairs
     llm: object | None = None  # an r2e.llm.LLMConfig, or None
+    notify: object | None = None  # fn(message): where the LLM breaker's once-only notice goes (default stderr)
     max_repair_steps: int = 10
     rebuild: bool = False
     base_minimal: bool = False  # docker: use the small test base image

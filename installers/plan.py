@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from installers.declared import Declared, dedupe_requirements, normalize, read_declared, req_name
+from installers.repo_files import RepoFiles
 from installers.scan import ScanResult, scan_repo, stdlib_names
 from r2e.import_names import import_table
 
@@ -43,6 +44,7 @@ class InstallPlan:
     sources: list[str] = field(default_factory=list)
     unparsable: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # paths resolving outside the repository: never read
     version: int = PLAN_VERSION
 
     def to_dict(self) -> dict:
@@ -73,13 +75,14 @@ def distribution_for(import_name: str) -> str | None:
 
 def make_plan(repo: Path, python: str | None = None) -> InstallPlan:
     repo = Path(repo)
-    declared = read_declared(repo)
-    scan = scan_repo(repo)
+    files = RepoFiles(repo)  # one reader for every host-side read, so every refusal lands in the plan
+    declared = read_declared(repo, files)
+    scan = scan_repo(repo, files)
     version, reason = choose_python(declared, scan, python)
     plan = InstallPlan(python=version, python_reason=reason)
     plan.python2 = is_python2(declared, scan)
     plan.requirements = declared.requirements
-    plan.test_requirements = _test_requirements(repo, declared, scan)
+    plan.test_requirements = _test_requirements(files, declared, scan)
     plan.installable = declared.installable
     plan.top_level, plan.src_dirs = scan.top_level, scan.src_dirs
     plan.has_tests = bool(scan.test_files)
@@ -88,6 +91,7 @@ def make_plan(repo: Path, python: str | None = None) -> InstallPlan:
     plan.unparsable = scan.unparsable
     plan.notes = declared.notes
     plan.inferred, plan.optional = _inferred(declared, scan, plan.test_requirements)
+    plan.refused = list(files.refused)
     return plan
 
 
@@ -106,12 +110,12 @@ def _inferred(declared: Declared, scan: ScanResult, test_reqs: list[str]) -> tup
     return inferred, optional
 
 
-def _test_requirements(repo: Path, declared: Declared, scan: ScanResult) -> list[str]:
+def _test_requirements(files: RepoFiles, declared: Declared, scan: ScanResult) -> list[str]:
     reqs = list(declared.test_requirements)
     if scan.test_files or declared.test_requirements:
         if "pytest" not in {req_name(r) for r in [*reqs, *declared.requirements]}:
             reqs.insert(0, "pytest")
-    for dist in pytest_plugins_needed(repo, scan.conftest_text, scan.test_files):
+    for dist in pytest_plugins_needed(files, scan.conftest_text, scan.test_files):
         if normalize(dist) not in {req_name(r) for r in [*reqs, *declared.requirements]}:
             reqs.append(dist)
     return reqs
@@ -122,22 +126,23 @@ def _plugin_table() -> dict:
     return json.loads((resources.files("installers") / "data" / "pytest_plugins.json").read_text(encoding="utf-8"))
 
 
-def pytest_config_text(repo: Path) -> str:
+def pytest_config_text(repo: Path | RepoFiles) -> str:
+    files = repo if isinstance(repo, RepoFiles) else RepoFiles(repo)
     parts = []
     for name in ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"):
-        p = repo / name
-        if p.is_file():
-            text = p.read_text(encoding="utf-8", errors="replace")
+        text = files.read_text(name)
+        if text is not None:
             m = re.search(r"^\[(?:tool:)?pytest\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
             m2 = re.search(r"^\[tool\.pytest\.ini_options\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
             parts += [g.group(1) for g in (m, m2) if g]
     return "\n".join(parts)
 
 
-def pytest_plugins_needed(repo: Path, conftest_text: str, test_files: list[str]) -> list[str]:
+def pytest_plugins_needed(repo: Path | RepoFiles, conftest_text: str, test_files: list[str]) -> list[str]:
     """Plugins the pytest config, conftest files and tests reveal (options, ini keys, fixtures, markers)."""
+    files = repo if isinstance(repo, RepoFiles) else RepoFiles(repo)
     table = _plugin_table()
-    config = pytest_config_text(repo)
+    config = pytest_config_text(files)
     found: list[str] = []
     addopts = " ".join(re.findall(r"addopts\s*=\s*(.*?)(?=\n\S|\Z)", config, re.S))
     for opt, dist in table["options"].items():
@@ -148,10 +153,7 @@ def pytest_plugins_needed(repo: Path, conftest_text: str, test_files: list[str])
             found.append(dist)
     test_text = conftest_text
     for rel in test_files[:300]:
-        try:
-            test_text += (repo / rel).read_text(encoding="utf-8", errors="replace")[:50_000]
-        except OSError:
-            pass
+        test_text += (files.read_text(rel) or "")[:50_000]
     for fixture, dist in table["fixtures"].items():
         if dist and re.search(rf"def test\w*\([^)]*\b{re.escape(fixture)}\b", test_text):
             found.append(dist)

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from installers.repo_files import RepoFiles
+
 SKIP_DIRS = {
     ".git", ".hg", ".svn", ".venv", "venv", "env", ".env", ".tox", ".nox", "node_modules", "build", "dist",
     "site-packages", "__pycache__", ".eggs", ".mypy_cache", ".pytest_cache", "docs", "doc",
@@ -54,14 +56,20 @@ class ScanResult:
     feature_files: dict[str, str] = field(default_factory=dict)  # feature -> one file using it
     test_files: list[str] = field(default_factory=list)
     conftest_text: str = ""
+    refused: list[str] = field(default_factory=list)  # files resolving outside the repository: not read
 
 
-def iter_python_files(repo: Path):
-    for root, dirs, files in os.walk(repo):
+def iter_python_files(repo: Path, files: RepoFiles | None = None):
+    """Python files of the repository; symlinked folders are not followed, symlinks leading outside are refused."""
+    files = files or RepoFiles(repo)
+    for root, dirs, names in os.walk(repo):  # os.walk does not descend into symlinked folders
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".") and not d.endswith(".egg-info"))
-        for name in sorted(files):
+        for name in sorted(names):
             if name.endswith(".py"):
-                yield Path(root) / name
+                path = Path(root) / name
+                if path.is_symlink() and files.inside(path) is None:
+                    continue
+                yield path
 
 
 def stdlib_names() -> set[str]:
@@ -76,11 +84,12 @@ def stdlib_names() -> set[str]:
     return names
 
 
-def scan_repo(repo: Path) -> ScanResult:
+def scan_repo(repo: Path, files: RepoFiles | None = None) -> ScanResult:
     repo = Path(repo)
+    files = files or RepoFiles(repo)
     res = ScanResult()
     optional_only: dict[str, bool] = {}
-    for path in iter_python_files(repo):
+    for path in iter_python_files(repo, files):
         rel = str(path.relative_to(repo))
         res.python_files += 1
         _own_names(repo, path, res)
@@ -88,13 +97,15 @@ def scan_repo(repo: Path) -> ScanResult:
         if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
             res.test_files.append(rel)
             if name == "conftest.py" and len(res.conftest_text) < 200_000:
-                res.conftest_text += _read(path) + "\n"
+                res.conftest_text += (files.read_walked(path) or "") + "\n"
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 continue
         except OSError:
             continue
-        text = _read(path)
+        text = files.read_walked(path)
+        if text is None:
+            continue
         try:
             tree = ast.parse(text, filename=rel)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -113,15 +124,9 @@ def scan_repo(repo: Path) -> ScanResult:
         _walk_imports(tree, rel, res, optional_only)
         _features(tree, rel, res)
     res.optional_imports = {n for n, only in optional_only.items() if only}
-    res.top_level, res.src_dirs = top_level_modules(repo)
+    res.top_level, res.src_dirs = top_level_modules(repo, files)
+    res.refused = list(files.refused)
     return res
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 _NEWER = [
@@ -214,17 +219,20 @@ def _features(tree: ast.AST, rel: str, res: ScanResult) -> None:
             need((3, 12), "type parameters")
 
 
-def top_level_modules(repo: Path) -> tuple[list[str], list[str]]:
+def top_level_modules(repo: Path, files: RepoFiles | None = None) -> tuple[list[str], list[str]]:
     """The repo's importable top-level modules and the folders they sit in ('.' or 'src')."""
+    files = files or RepoFiles(repo)
     found: list[str] = []
     dirs: list[str] = []
     for base_name in ("src", "."):
         base = repo / base_name
-        if not base.is_dir():
+        if not files.is_dir(base):
             continue
         names = []
         for entry in sorted(base.iterdir()):
             if entry.name.startswith((".", "_")) and entry.name != "__init__.py":
+                continue
+            if entry.is_symlink() and files.inside(entry) is None:
                 continue
             if entry.is_dir() and (entry / "__init__.py").is_file() and entry.name.isidentifier():
                 if entry.name not in ("tests", "test", "testing", "docs", "examples", "benchmarks", "scripts", "src"):
@@ -240,7 +248,7 @@ def top_level_modules(repo: Path) -> tuple[list[str], list[str]]:
             dirs.append(base_name)
     packages = [n for n in found if (repo / n).is_dir() or (repo / "src" / n).is_dir()]
     if packages:  # next to packages, root scripts (benchmarks, demos, runners) are not part of the library
-        found = [n for n in found if n in packages or not _is_script(repo / f"{n}.py")]
+        found = [n for n in found if n in packages or not _is_script(repo / f"{n}.py", files)]
     return found, dirs or ["."]
 
 
@@ -248,9 +256,9 @@ _SCRIPT_NAMES = {"benchmark", "benchmarks", "bench", "example", "examples", "dem
                  "main", "build", "release", "bootstrap", "ez_setup", "distribute_setup", "update", "install"}
 
 
-def _is_script(path: Path) -> bool:
+def _is_script(path: Path, files: RepoFiles) -> bool:
     if not path.is_file():
         return False
     if path.stem.lower() in _SCRIPT_NAMES:
         return True
-    return bool(re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]", _read(path), re.M))
+    return bool(re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]", files.read_text(path) or "", re.M))

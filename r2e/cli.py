@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -27,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "build": "r2e.commands.build_cmd:build",
     "images": "r2e.commands.build_cmd:images",
     "carve": "r2e.commands.carve_cmd:carve",
+    "agent": "r2e.commands.agent_cmd:agent",
+    "normalize": "r2e.commands.normalize_cmd:normalize",
     "tasks": "r2e.commands.tasks_cmd:tasks",
 }
 
@@ -43,11 +47,38 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
+VIRTUAL_ROOTS = ("/proc", "/sys")
+
+
+def check_home(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> str | None:
+    """A workspace folder that can exist: not a file, not under a file, not in /proc or /sys.
+
+    Checked before any command runs, so a bad home is one line, not a traceback from deep inside a stage."""
+    from r2e.errors import R2EUsageError
+
+    if value is None or not value.strip():  # an empty $R2E_HOME means the default, as default_home() reads it
+        return None
+    path = Path(os.path.abspath(os.path.expanduser(value)))
+    for root in VIRTUAL_ROOTS:
+        if path == Path(root) or Path(root) in path.parents:
+            raise R2EUsageError(f"--home {value}: {root} is a virtual file system, not a place for a workspace")
+    probe = path
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == path else f"is under {probe}, which is not a folder"
+        raise R2EUsageError(f"--home {value}: {where}")
+    if probe != path and not os.access(probe, os.W_OK | os.X_OK):
+        raise R2EUsageError(f"--home {value}: cannot be created ({probe} is not writable)")
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--home",
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     envvar="R2E_HOME",
+    callback=check_home,
     help="Workspace folder (default: $R2E_HOME or ~/.r2e).",
 )
 @click.version_option(__version__, prog_name="r2e")

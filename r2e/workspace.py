@@ -46,8 +46,13 @@ class RepoRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RepoRecord":
+        """The record; TypeError when a field has the wrong type (callers turn it into a one-line error)."""
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        record = cls(**{k: v for k, v in data.items() if k in known})
+        wrong = next((k for k in cls.__dataclass_fields__ if not isinstance(getattr(record, k), (str, type(None)) if k == "ref" else str)), None)
+        if wrong:
+            raise TypeError(f"repo field '{wrong}' is {type(getattr(record, wrong)).__name__}, not a string")
+        return record
 
 
 @dataclass
@@ -107,7 +112,12 @@ class Workspace:
     # ---- repo registry
     def load_registry(self) -> dict[str, dict]:
         data = _read_json_object(self.registry_path, "r2e setup")
-        return data if data is not None else {}
+        registry = data if data is not None else {}
+        bad = next((rid for rid, rec in registry.items() if not _is_registry_entry(rec)), None)
+        if bad is not None:  # checked here, so no stage meets a wrong type half-way through a batch
+            raise R2EError(f"{self.registry_path}: entry '{bad}' is not a repository record "
+                           f"(fix or move it aside, then run `r2e setup` to make it again)")
+        return registry
 
     def register_repo(self, record: RepoRecord) -> None:
         with file_lock(self.lock_path):
@@ -139,7 +149,8 @@ class Workspace:
                 repos=[RepoRecord.from_dict(r) for r in data.get("repos", [])],
             )
         except (AttributeError, TypeError) as exc:
-            raise R2EError(f"{path}: not a valid manifest ({exc}) (run `r2e setup -e {exp}` to make it)") from None
+            raise R2EError(f"{path}: not a valid manifest ({exc}) "
+                           f"(fix or move it aside, then run `r2e setup -e {exp}` to make it again)") from None
 
     def add_to_manifest(self, exp: str, record: RepoRecord) -> None:
         """Add or replace one repo in the experiment's manifest (atomic, locked)."""
@@ -198,7 +209,13 @@ def _read_json_object(path: Path, maker: str) -> dict | None:
         if data is None or isinstance(data, dict):
             return data
         problem = f"is {type(data).__name__}, not an object"
-    raise R2EError(f"{path}: {problem} (run `{maker}` to make it)")
+    # re-running the maker alone would meet the same file: it has to be fixed or moved aside first
+    raise R2EError(f"{path}: {problem} (fix or move it aside, then run `{maker}` to make it again)")
+
+
+def _is_registry_entry(rec: object) -> bool:
+    return (isinstance(rec, dict) and isinstance(rec.get("kind"), str) and isinstance(rec.get("source"), str)
+            and isinstance(rec.get("ref"), (str, type(None))))
 
 
 def _keep_added(record: RepoRecord, old: dict | None) -> RepoRecord:

@@ -34,17 +34,28 @@ def decode_export(data: bytes, source: str) -> list[dict[str, str]]:
         raise CSVError(f"{source}: not UTF-8 text") from None
     if not text.strip():
         raise CSVError(f"{source}: empty export")
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    # strict: an unterminated quote is an error, not a field swallowing every following line
+    reader = csv.DictReader(io.StringIO(text), strict=True)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CSVError(f"{source}: malformed CSV at line 1 ({exc})") from None
     if "name" not in header:
         raise CSVError(f"{source}: malformed export, no 'name' column (got {', '.join(header[:6]) or 'nothing'})")
-    try:
-        rows = [dict(r) for r in reader]
-    except csv.Error as exc:
-        raise CSVError(f"{source}: malformed CSV ({exc})") from None
-    bad = next((i for i, r in enumerate(rows, 2) if None in r or "/" not in (r.get("name") or "")), None)
-    if bad is not None:
-        raise CSVError(f"{source}: malformed row at line {bad} (expected owner/repo in 'name')")
+    rows: list[dict[str, str]] = []
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            what = "unterminated quoted field" if "end of data" in str(exc) else str(exc)
+            raise CSVError(f"{source}: malformed CSV at line {start} ({what})") from None
+        if None in row:
+            raise CSVError(f"{source}: malformed row at line {start} (more fields than the header)")
+        rows.append(dict(row))
+        start = reader.line_num + 1
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +59,21 @@ def why_dropped(row: dict[str, str], f: ClientFilters) -> str | None:
     return None
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+def valid_name(name: str) -> bool:
+    """`owner/name` as GitHub spells it: nothing that could climb a path or a URL (`..`, `.`, slashes)."""
+    return bool(_NAME.match(name)) and ".." not in name and all(part.strip(".") for part in name.split("/"))
+
+
 def curate(rows: list[dict[str, str]], filters: ClientFilters, max_urls: int | None) -> tuple[list[dict], dict[str, int]]:
     """Distinct repositories passing the filters, most starred first, cut to max_urls; plus drop counts."""
     dropped: dict[str, int] = {}
     kept: dict[str, dict] = {}
     for row in rows:
-        reason = why_dropped(row, filters)
         name = (row.get("name") or "").strip()
+        reason = "invalid name" if not valid_name(name) else why_dropped(row, filters)
         if reason is None and name.lower() in kept:
             reason = "duplicate"
         if reason:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-pytest_plugins = ["tests.llm_server"]
+pytest_plugins = ["tests.llm_server", "tests.real_model"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GIT_IDENTITY = {

@@ -112,7 +112,8 @@ class Sandbox:
         """
         index, patch = f"{self.dir}/index", f"{self.dir}/patch.diff"
         q = shlex.quote
-        cmd = (f"cp .git/index {q(index)} 2>/dev/null; export GIT_INDEX_FILE={q(index)}; "
+        # -p keeps the index's mtime: git then re-reads files edited within its second ("racy git").
+        cmd = (f"cp -p .git/index {q(index)} 2>/dev/null; export GIT_INDEX_FILE={q(index)}; "
                f"git add -A . && git diff --cached --binary {q(base or 'HEAD')} > {q(patch)}")
         res = self.env.execute(cmd, cwd=self.env.workdir, timeout=SETUP_TIMEOUT * 5)
         if not res.ok:

@@ -141,7 +141,7 @@ class R2EGymScaffold:
         if name == "execute_bash":
             cmd = params.get("cmd", params.get("command"))
             if cmd is None or not str(cmd).strip():
-                return Outcome(f"Execution output of [execute_bash]:\nERROR: Missing required parameter 'cmd'.",
+                return Outcome("Execution output of [execute_bash]:\nERROR: Missing required parameter 'cmd'.",
                                info={"exit_code": -1})
             res, stdout, stderr = sandbox.bash_split(str(cmd), timeout)
             return Outcome(self._bash_observation(res, stdout, stderr, timeout),

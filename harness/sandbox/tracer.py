@@ -21,8 +21,14 @@ sys.path, a scratch working folder, no pytest), calls the real function twice, e
 unpickling: a sample is kept when both replays agree with each other and with the recorded outcome.
 Two replays that disagree mark the function non-deterministic: it keeps no sample.
 
+Bounds: each test gets `per_test_timeout` seconds (an alarm raised in the test, again every half
+second if swallowed; the test counts as failed and the suite goes on). The whole suite gets
+`suite_budget` seconds: past it a watchdog writes what was recorded so far (marked timed out) and
+ends the process, so a suite that never finishes still yields its samples.
+
 SPEC.json: repo_root, targets [{key, path, name, class_name}], pytest_args, wrap (false: the suite
-alone, for timing), max_samples, max_attempts, max_bytes, replay_timeout.
+alone, for timing), max_samples, max_attempts, max_bytes, replay_timeout, per_test_timeout,
+suite_budget.
 """
 
 import base64
@@ -35,6 +41,7 @@ import pickle
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import types
@@ -310,22 +317,75 @@ def _rebind_defaults(fn, replaced):
                              for k, d in kw.items()}
 
 
-class Plugin(object):
-    """Counts test outcomes and tells the recorders which test is running."""
+class TestTimeout(BaseException):
+    """Raised in a test that runs past the per-test timeout (BaseException: `except Exception` in
+    the test does not swallow it; pytest still reports the test as failed)."""
 
-    def __init__(self):
-        self.counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
+
+def _test_alarm(signum, frame):
+    raise TestTimeout("the test ran past the per-test timeout")
+
+
+class Plugin(object):
+    """Counts test outcomes, tells the recorders which test is running, bounds each test's time."""
+
+    def __init__(self, per_test_timeout=0.0):
+        self.counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "timeouts": 0}
+        self.per_test = per_test_timeout if hasattr(signal, "setitimer") else 0.0
+        if self.per_test > 0:
+            signal.signal(signal.SIGALRM, _test_alarm)
 
     def pytest_runtest_logstart(self, nodeid, location):
         CURRENT["test"] = nodeid
+        if self.per_test > 0:  # setup, call and teardown of one test share the budget
+            signal.setitimer(signal.ITIMER_REAL, self.per_test, 0.5)
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if self.per_test > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0, 0)
 
     def pytest_runtest_logreport(self, report):
+        if report.outcome == "failed" and "TestTimeout" in str(getattr(report, "longrepr", "") or "")[-2000:]:
+            self.counts["timeouts"] += 1
         if report.when == "call":
             self.counts[report.outcome] = self.counts.get(report.outcome, 0) + 1
         elif report.outcome == "failed":
             self.counts["errors"] += 1
         elif report.outcome == "skipped":
             self.counts["skipped"] += 1
+
+
+def trace_result(spec, plugin, recorders, errors, started, t0, code, timed_out=False):
+    """The trace output: the suite's facts and each function's samples (copied: a watchdog thread
+    may take them while the suite still runs)."""
+    out = {"suite": {"exit_code": code, "duration": round(time.time() - t0, 4), "counts": dict(plugin.counts),
+                     "pytest_args": list(spec.get("pytest_args") or []), "wrapped": bool(spec.get("wrap", True)),
+                     "timed_out": timed_out},
+           "errors": dict(errors), "functions": {}, "duration": round(time.time() - started, 4)}
+    for key, rec in list(recorders.items()):
+        out["functions"][key] = {"stats": dict(rec.stats), "samples": list(rec.samples)}
+    return out
+
+
+def start_watchdog(spec, out_path, plugin, recorders, errors, started, t0):
+    """Past the suite budget: write what was recorded so far and end the process."""
+    budget = float(spec.get("suite_budget") or 0)
+    if budget <= 0:
+        return None
+
+    def fire():
+        try:
+            errors["<suite>"] = "the suite ran past its budget of %ss (during %s); the samples recorded " \
+                                "so far are kept" % (budget, CURRENT["test"])
+            _write(out_path, trace_result(spec, plugin, recorders, errors, started, t0, None, timed_out=True))
+        finally:
+            sys.stdout.flush()
+            os._exit(0)
+
+    timer = threading.Timer(budget, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def trace_main(spec_path, out_path):
@@ -344,9 +404,10 @@ def trace_main(spec_path, out_path):
                           "errors": {"<suite>": "pytest is not importable: %s" % exc}, "functions": {}})
         os._exit(0)
 
-    plugin = Plugin()
+    plugin = Plugin(float(spec.get("per_test_timeout") or 0))
     args = list(spec.get("pytest_args") or [])
     t0 = time.time()
+    start_watchdog(spec, out_path, plugin, recorders, errors, started, t0)
     try:
         code = int(pytest.main(args, plugins=[plugin]))
     except SystemExit as exc:
@@ -354,13 +415,9 @@ def trace_main(spec_path, out_path):
     except BaseException:
         code = -1
         errors["<suite>"] = clip(traceback.format_exc(), 2000)
-    suite_time = time.time() - t0
-    out = {"suite": {"exit_code": code, "duration": round(suite_time, 4), "counts": plugin.counts,
-                     "pytest_args": args, "wrapped": bool(spec.get("wrap", True))},
-           "errors": errors, "functions": {}, "duration": round(time.time() - started, 4)}
-    for key, rec in recorders.items():
-        out["functions"][key] = {"stats": rec.stats, "samples": rec.samples}
-    _write(out_path, out)
+    if plugin.per_test > 0:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+    _write(out_path, trace_result(spec, plugin, recorders, errors, started, t0, code))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # threads or atexit handlers left by the suite get no say
@@ -429,13 +486,24 @@ def replay_main(spec_path, trace_path, out_path):
     folder) cannot make another's samples look loadable."""
     import subprocess
 
+    with open(spec_path) as fh:
+        spec = json.load(fh)
     with open(trace_path) as fh:
-        keys = list(json.load(fh).get("functions", {}))
+        functions = json.load(fh).get("functions", {})
+    keys = list(functions)
+    counts = {key: len(f.get("samples") or []) for key, f in functions.items()}
     out = {"functions": {}}
     for i, key in enumerate(keys):
         part = "%s.part%d" % (out_path, i)
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "replay-one", spec_path, trace_path, key, part],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        budget = float(spec.get("replay_timeout", 10)) * 2 * max(1, counts.get(key, 0)) + 30
+        try:
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "replay-one", spec_path, trace_path,
+                                   key, part], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=budget)
+        except subprocess.TimeoutExpired:
+            out["functions"][key] = {"status": "replay-timeout", "kept": [], "dropped": {}, "examples": {},
+                                     "error": "the replay ran past %ss" % budget}
+            continue
         try:
             with open(part) as fh:
                 out["functions"][key] = json.load(fh)
@@ -456,7 +524,8 @@ def replay_one_main(spec_path, trace_path, key, out_path):
     by_key = {t["key"]: t for t in spec["targets"]}
     setup_paths(spec, [by_key[key]])
     sys.path.append(_HERE)  # r2e_carve_compare, after the repo's own modules
-    os.chdir(tempfile.mkdtemp(prefix="r2e-carve-replay-"))
+    # inside the run's remote folder, which carving removes: no empty folders left in /tmp
+    os.chdir(tempfile.mkdtemp(prefix="r2e-carve-replay-", dir=os.path.dirname(os.path.abspath(out_path))))
     timeout = float(spec.get("replay_timeout", 10))
     entry = {"status": "no-samples", "kept": [], "dropped": {}, "examples": {}}
     if traced["samples"]:

@@ -11,11 +11,16 @@ Loaded with `-p r2e_pytest_report` (this folder on PYTHONPATH). Environment:
 
 import os
 import signal
+import sys
 import threading
 
 import pytest
 
-from r2e_report_io import ERROR, FAILED, PASSED, SKIPPED, XFAIL, ReportWriter, read_ids
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # its helper sits beside it, also when imported as a package module
+    sys.path.append(_HERE)
+
+from r2e_report_io import ERROR, FAILED, PASSED, SKIPPED, XFAIL, ReportWriter, read_ids  # noqa: E402
 
 _WRITER_KEY = "_r2e_report_writer"
 

@@ -20,8 +20,8 @@ from r2e.workspace import Workspace, check_experiment_name
 @common_build_options
 @click.pass_obj
 def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeout, python, min_pass_ratio,
-          no_repairs, no_llm, model, base_url, no_cache, max_repair_steps, rebuild, force, min_free_gb, wheelhouse,
-          no_network, minimal_base):
+          no_repairs, no_llm, no_cache, max_repair_steps, rebuild, force, min_free_gb, wheelhouse, no_network,
+          minimal_base, model, base_url, max_tokens, llm_timeout, llm_max_failures, allow_unisolated_local):
     """Build every repo of an experiment into an environment and check it with the oracle.
 
     Writes experiments/EXP/build/<repo>/{result.json,install.log,plan.json,Dockerfile} and
@@ -31,7 +31,8 @@ def build(ws: Workspace, exp, only, backend, jobs, timeout_per_task, test_timeou
     repos = ws.repos_of(exp, only)
     opts = build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
                          base_url, no_cache, max_repair_steps, rebuild, minimal_base, ws.cache_dir("llm"),
-                         wheelhouse, no_network, ws.cache_dir("wheelhouse"))
+                         wheelhouse, no_network, ws.cache_dir("wheelhouse"), max_tokens, llm_timeout,
+                         llm_max_failures, allow_unisolated_local)
     summary = run_build(ws, exp, repos, opts, jobs=jobs, force=force, min_free_gb=min_free_gb)
     if any(status not in USABLE_STATUSES for status in summary["counts"]):
         raise click.exceptions.Exit(1)

@@ -66,6 +66,35 @@ def load_functions(ws: Workspace, exp: str) -> list[FunctionRecord]:
     return experiment.functions()
 
 
+def check_repos(ws: Workspace, exp: str, only, records: list[FunctionRecord]) -> None:
+    """Every `--repo` must name a repository of the experiment (or one that has extracted functions)."""
+    experiment = Experiment(ws, exp)
+    known = {r.repo for r in records}
+    if experiment.exists():
+        known |= {r.id for r in experiment.repos()}
+    missing = [r for r in only if r not in known]
+    if missing:
+        raise R2EError(f"repo '{one_line(missing[0])}' is not in experiment '{exp}' (see `r2e repos -e {exp}`)")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: backslashes and control characters escaped, so every record stays one line."""
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029":
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 @click.command("list-functions")
 @click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
 @click.option("--repo", "only", multiple=True, metavar="ID", help="Only this repo (repeatable).")
@@ -76,14 +105,17 @@ def list_functions(ws: Workspace, exp, only, limit, as_json):
     """List the extracted functions of an experiment."""
     records = load_functions(ws, exp)
     if only:
+        check_repos(ws, exp, only, records)
         records = [r for r in records if r.repo in set(only)]
+        if not records:
+            click.echo(f"no extracted functions for {', '.join(only)} (run `r2e extract -e {exp} --repo ID`)", err=True)
     if limit is not None:
         records = records[:limit]
     for r in records:
         if as_json:
             click.echo(json.dumps({k: v for k, v in function_line(r).items() if k not in ("code", "context")}))
         else:
-            click.echo(f"{r.id}  {r.kind}  L{r.start_line}-{r.end_line}  context {r.context_tokens} tok")
+            click.echo(f"{one_line(r.id)}  {r.kind}  L{r.start_line}-{r.end_line}  context {r.context_tokens} tok")
 
 
 @click.command()
@@ -97,19 +129,22 @@ def show(ws: Workspace, exp, function_id, part):
     """Show one extracted function by id."""
     records = load_functions(ws, exp)
     rec = next((r for r in records if r.id == function_id), None)
+    if rec is None:  # the id as list-functions printed it, escaped
+        rec = next((r for r in records if one_line(r.id) == function_id), None)
     if rec is None:
-        raise R2EError(f"no extracted function '{function_id}' in experiment '{exp}' (see `r2e list-functions -e {exp}`)")
+        raise R2EError(f"no extracted function '{one_line(function_id)}' in experiment '{exp}' "
+                       f"(see `r2e list-functions -e {exp}`)")
     if part == "code":
         click.echo(rec.code)
     elif part == "context":
         click.echo(rec.context, nl=False)
     elif part == "callees":
         for c in rec.callees:
-            click.echo(c)
+            click.echo(one_line(c))
     else:
-        click.echo(f"{rec.id}  ({rec.kind}, {rec.path} lines {rec.start_line}-{rec.end_line})")
+        click.echo(f"{one_line(rec.id)}  ({rec.kind}, {one_line(rec.path)} lines {rec.start_line}-{rec.end_line})")
         click.echo(f"signature: {rec.signature}")
-        click.echo(f"callees: {', '.join(rec.callees) or '-'}")
+        click.echo(f"callees: {', '.join(map(one_line, rec.callees)) or '-'}")
         click.echo(f"context: {rec.context_tokens} tokens (whole files: {rec.file_tokens})")
         click.echo(rec.code)
 

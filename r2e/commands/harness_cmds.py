@@ -8,6 +8,7 @@ import click
 
 from r2e.errors import R2EError, R2EUsageError
 from r2e.experiment import Experiment
+from r2e.llm.options import config_from_options, llm_options
 from r2e.workspace import Workspace
 
 
@@ -36,8 +37,7 @@ def _llm_options(fn):
     fn = click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
                       help="Samples per request; the best executed sample is kept.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the LLM request cache.")(fn)
-    fn = click.option("--base-url", default=None, help="OpenAI-compatible endpoint (vLLM, Ollama, OpenRouter...).")(fn)
-    fn = click.option("--model", default=None, help="Model name (default: $R2E_MODEL). Key from $OPENAI_API_KEY.")(fn)
+    fn = llm_options(fn)
     fn = click.option("--generator", type=click.Choice(["auto", "carve", "llm", "offline"]), default="auto",
                       show_default=True,
                       help="auto: harnesses carved from the repo's own tests where calls were recorded (genexec), "
@@ -52,11 +52,33 @@ def exec_options(timeout_per_task: float, timeout_per_test: float):
     return ExecOptions(per_test_timeout=timeout_per_test, run_timeout=max(1.0, (timeout_per_task - 10) / runs), runs=runs)
 
 
-def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n: int, temperature: float,
-                   carve=None):
-    """`carve`: a harness.carve.select.CarveContext (genexec) enables carving for kinds carve and auto."""
+def llm_config(ws: Workspace, model, base_url, max_tokens, llm_timeout, llm_max_failures, no_cache: bool):
+    """The run's LLMConfig from the shared LLM options (None when no model is named)."""
+    return config_from_options(model, base_url, max_tokens, llm_timeout, llm_max_failures,
+                               no_cache=no_cache, cache_dir=ws.cache_dir("llm"))
+
+
+def llm_params(config) -> dict | None:
+    """The model's settings as a run's record keeps them: the endpoint without its credentials."""
+    from r2e.llm.redact import redact_url
+
+    if config is None:
+        return None
+    return {"model": config.model, "base_url": redact_url(config.base_url),
+            "max_tokens": config.max_tokens_for("generate"), "timeout": config.timeout,
+            "max_failures": config.max_failures}
+
+
+def notify(message: str) -> None:
+    """The circuit breaker's once-only notice: on stderr, never mixed into a command's results."""
+    click.echo(message, err=True)
+
+
+def make_generator(kind: str, config, n: int, temperature: float, carve=None):
+    """`config`: the run's LLMConfig or None. `carve`: a harness.carve.select.CarveContext (genexec)
+    enables carving for kinds carve and auto."""
     from harness.generators import LLMGenerator, OfflineGenerator
-    from r2e.llm import LLMClient, LLMConfig
+    from r2e.llm import LLMClient
 
     # carve = carved samples only; auto = carved samples, then the LLM (or offline) for the rest
     if kind == "carve" and carve is None:
@@ -64,16 +86,14 @@ def make_generator(ws: Workspace, kind: str, model, base_url, no_cache: bool, n:
     if carve is not None and (kind in ("carve", "auto") or (kind == "llm" and carve.examples)):
         from harness.carve.select import carving_generator
 
-        fallback = None if kind == "carve" else make_generator(ws, kind, model, base_url, no_cache, n, temperature)
+        fallback = None if kind == "carve" else make_generator(kind, config, n, temperature)
         return carving_generator(carve, fallback, fallback_only=kind == "llm")
-    config = LLMConfig.from_env_and_options(model=model, base_url=base_url, no_cache=no_cache,
-                                            cache_dir=ws.cache_dir("llm"))
     if kind == "offline" or (kind == "auto" and config is None):
         return OfflineGenerator()
     if config is None:
         raise R2EUsageError("--generator llm needs a model: give --model or set $R2E_MODEL")
     config.api_key()  # fail now, in one line, when no key can be used
-    return LLMGenerator(LLMClient(config), n=n, temperature=temperature)
+    return LLMGenerator(LLMClient(config, notify=notify), n=n, temperature=temperature)
 
 
 def _records(ws: Workspace, exp_name: str, repos, ids):
@@ -124,15 +144,16 @@ def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, tim
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=4, show_default=True, help="Concurrent requests.")
 @click.option("--overwrite", is_flag=True, help="Regenerate functions that already have a test.")
 @click.pass_obj
-def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cache, n, temperature, save_chat,
-             jobs, overwrite):
+def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, max_tokens, llm_timeout, llm_max_failures,
+             allow_unisolated_local, no_cache, n, temperature, save_chat, jobs, overwrite):
     """Generate an equivalence test per function (tests/<function>/test.py), with token usage."""
     from r2e.fsio import atomic_write_json, atomic_write_text
     from r2e.llm import LLMAuthError
     from r2e.pool import run_pool
 
     experiment, records = _records(ws, exp, repos, ids)
-    gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature)
+    config = llm_config(ws, model, base_url, max_tokens, llm_timeout, llm_max_failures, no_cache)
+    gen = make_generator(generator, config, n, temperature)
     todo = [r for r in records if overwrite or not experiment.harness_test_path(r.id).exists()]
     totals = {"prompt": 0, "completion": 0, "failed": 0, "written": 0}
     auth = []
@@ -184,22 +205,32 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, no_cach
 @click.option("--carved-examples", is_flag=True,
               help="Show the LLM the calls carved from the repo's tests as real example inputs.")
 @click.pass_obj
-def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, generator, model, base_url, no_cache, n,
-            temperature, save_chat, jobs, backend, timeout_per_task, timeout_per_test, recarve, carved_examples):
+def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, generator, model, base_url, max_tokens,
+            llm_timeout, llm_max_failures, allow_unisolated_local, no_cache, n, temperature, save_chat, jobs, backend, timeout_per_task,
+            timeout_per_test, recarve, carved_examples):
     """Generate, execute and feed coverage back for up to K rounds; writes experiments/EXP/genexec.json."""
+    from harness.carve.carving import carve_options
     from harness.carve.select import CarveContext
     from harness.genexec import LoopOptions, check_resumable, genexec_pool, run_genexec
 
     experiment, records = _records(ws, exp, repos, ids)
     if resume:
         check_resumable(experiment)
+    config = llm_config(ws, model, base_url, max_tokens, llm_timeout, llm_max_failures, no_cache)
+    if config is not None and generator in ("llm", "auto"):
+        from installers.cli_options import guard_local_llm
+
+        guard_local_llm(config, backend, allow_unisolated_local)  # generated tests run where the key must not be
     opts = LoopOptions(k=k, min_valid=min_valid, min_cov=min_cov, jobs=jobs, backend=backend, save_chat=save_chat,
-                       resume=resume, exec=exec_options(timeout_per_task, timeout_per_test))
+                       resume=resume, exec=exec_options(timeout_per_task, timeout_per_test),
+                       llm=llm_params(config) if generator != "offline" else None)
     with genexec_pool(experiment, records, backend) as pool:  # carving and execution share the environments
         carve = CarveContext(experiment, records, pool, min_cov=min_cov, recarve=recarve, examples=carved_examples,
-                             echo=click.echo)
-        gen = make_generator(ws, generator, model, base_url, no_cache, n, temperature, carve=carve)
-        click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}")
+                             echo=click.echo, options=carve_options(timeout_per_task, timeout_per_test))
+        gen = make_generator(generator, config, n, temperature, carve=carve)
+        uses_llm = config is not None and "offline" not in gen.name and gen.name != "carve"
+        click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}"
+                   + (f", {config.where}" if uses_llm else ""))
         doc = run_genexec(experiment, records, gen, opts, echo=click.echo, pool=pool)
     s = doc["summary"]
     click.echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} done (branch coverage >= {min_cov}) "

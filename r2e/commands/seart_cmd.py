@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from r2e.cli_types import FiniteFloat
 from r2e.errors import R2EError, R2EUsageError
 from r2e.workspace import Workspace
 
@@ -48,7 +49,7 @@ def _drops(dropped: dict[str, int]) -> str:
 @click.option("--from-csv", "from_csv", type=click.Path(), help="Curate an export saved earlier instead of downloading.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Curated CSV path [default: $R2E_HOME/seart/<stamp>.csv].")
 @click.option("--url", "endpoint_url", metavar="URL", help="SEART download endpoint (default: $R2E_SEART_URL or the public one).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds to wait for SEART.")
+@click.option("--timeout", type=FiniteFloat(min=1), default=120, show_default=True, help="Seconds to wait for SEART.")
 @click.pass_obj
 def seart(ws: Workspace, language, stars_min, stars_max, created_min, created_max, committed_min, committed_max,
           exclude_forks, has_license, code_lines_min, code_lines_max, commits_min, contributors_min, max_urls,
@@ -72,7 +73,11 @@ def seart(ws: Workspace, language, stars_min, stars_max, created_min, created_ma
             path = Path(from_csv)
             if not path.is_file():
                 raise R2EUsageError(f"--from-csv '{from_csv}' is not a readable file")
-            rows = decode_export(path.read_bytes(), f"'{from_csv}'")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise R2EUsageError(f"--from-csv '{from_csv}' is not readable ({exc.strerror})") from None
+            rows = decode_export(data, f"'{from_csv}'")
         else:
             click.echo(f"seart: downloading from {endpoint(endpoint_url)} with {query.params()}")
             rows = decode_export(download(query, endpoint_url, timeout), f"SEART export from {endpoint(endpoint_url)}")

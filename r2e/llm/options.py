@@ -36,7 +36,11 @@ POSITIVE_INT = _Positive(int)
 
 
 def llm_options(fn):
-    """--model --base-url --max-tokens --llm-timeout --llm-max-failures (applied bottom-up, shown in this order)."""
+    """--model --base-url --max-tokens --llm-timeout --llm-max-failures --allow-unisolated-local
+    (applied bottom-up, shown in this order)."""
+    fn = click.option("--allow-unisolated-local", is_flag=True,
+                      help="With --backend local and no sandbox (bubblewrap) on this host, still let the model's "
+                           "commands and tests run here, where they could read your environment.")(fn)
     fn = click.option("--llm-max-failures", type=click.IntRange(min=0), default=None,
                       help="Failed LLM calls in a row after which no more are made this run (0: never stop) "
                            "[default: 3].")(fn)

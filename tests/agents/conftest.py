@@ -29,3 +29,11 @@ def local_env(buggy_repo, tmp_path):
 @pytest.fixture
 def client(llm_server):
     return LLMClient(LLMConfig(model="scripted", base_url=llm_server.base_url, max_retries=0))
+
+
+@pytest.fixture(scope="session")
+def task_image(docker_client, docker_base, tmp_path_factory):
+    """The agents' task image (built once per machine, ~20 s the first time)."""
+    from tests.agents.task_images import build_task_image
+
+    return build_task_image(docker_client, docker_base, tmp_path_factory.mktemp("task-image"))

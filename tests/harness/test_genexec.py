@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -186,3 +187,91 @@ def test_resume_keeps_done_functions_and_continues_rounds(r2e_home, cli, fixture
     assert [h["round"] for h in total["history"]] == [1, 2] and total["done"]
     classify = next(f for fid, f in doc["functions"].items() if fid.endswith("::classify"))
     assert classify["done"] and [h["round"] for h in classify["history"]] == [1]
+
+
+def test_a_malformed_reply_or_a_failing_generator_is_a_generation_failure_not_a_crash(r2e_home, fixture_exp,
+                                                                                    llm_server):
+    from harness.generators import LLMGenerator
+    from harness.genexec import LoopOptions, run_genexec
+    from r2e.experiment import Experiment
+    from r2e.llm import LLMClient, LLMConfig
+    from r2e.workspace import Workspace
+
+    _, recs = fixture_exp(keep=lambda r: r.name in ("classify", "total"))
+    exp = Experiment(Workspace(r2e_home), "x")
+    config = LLMConfig(model="scripted", base_url=llm_server.base_url, max_retries=0, max_failures=0)
+    gen = LLMGenerator(LLMClient(config))
+    real_generate = gen.generate
+
+    def generate(record, previous, round_no):
+        if record.name == "total":
+            raise ValueError("the generator choked on a reply")
+        return real_generate(record, previous, round_no)
+
+    gen.generate = generate
+    truncated_json = '{"choices": [{"message": {"content": "```python\\nimport'
+    llm_server.script({"body": truncated_json, "content_type": "application/json"}, GOOD)
+    opts = LoopOptions(k=2, min_cov=1.0, backend="local")
+    doc = run_genexec(exp, list(recs.values()), gen, opts, echo=lambda line: None)
+    classify = doc["functions"][recs["classify"].id]
+    assert [h["status"] for h in classify["history"]] == ["generation-failed", "valid"]
+    assert "not JSON" in classify["history"][0]["reasons"][0] or "unreadable" in classify["history"][0]["reasons"][0]
+    total = doc["functions"][recs["total"].id]
+    assert total["status"] == "generation-failed" and len(total["history"]) == 2
+    assert "ValueError: the generator choked" in total["history"][0]["reasons"][0]
+    assert doc["rounds"][0]["generation_failed"] == 2 and doc["rounds"][0]["crashed_or_timeout"] == 0
+
+
+def test_messy_replies_are_parsed_or_rejected_with_a_reason_without_running(r2e_home, cli, fixture_exp, llm_server):
+    fixture_exp(keep=lambda r: r.name in ("classify", "total", "noisy"))
+    unclosed = "Sure!\n```python\n" + CLASSIFY_TEST.format(inputs="[5, -3, 0]")  # cut before the closing fence
+
+    def reply(body):
+        prompt = body["messages"][1]["content"]
+        if "`classify`" in prompt:
+            return {"text": unclosed, "finish_reason": "length"}
+        if "`total`" in prompt:
+            return "I would test total by calling it with lists of numbers and comparing."
+        return {"text": "```python\ndef test_noisy(:\n", "finish_reason": "length"}
+
+    llm_server.default = reply
+    result = cli(*LOOP, "--base-url", llm_server.base_url, "-k", "2", "--min-valid", "1.0", "--min-cov", "0.5")
+    assert result.exit_code == 0, result.output
+    doc = read_doc(r2e_home)
+    by_name = {fid.rsplit("::", 1)[1]: f for fid, f in doc["functions"].items()}
+    assert by_name["classify"]["valid"]  # the unclosed block was taken as the test
+    for name in ("total", "noisy"):
+        first = by_name[name]["history"][0]
+        assert first["status"] == "invalid" and "not a Python file" in first["reasons"][0]
+        assert by_name[name]["status"] == "invalid"
+    assert "cut at max_tokens" in by_name["noisy"]["history"][0]["reasons"][0]
+    assert doc["rounds"][0]["executed"] == 1  # rejected replies cost no execution
+    # the second round tells the model what was wrong with its reply
+    again = [r for r in llm_server.requests if "`total`" in r["messages"][1]["content"]][1]
+    assert "not a Python file" in again["messages"][-1]["content"]
+
+
+def test_a_dead_server_opens_the_breaker_once_and_every_function_still_gets_a_result(r2e_home, cli, fixture_exp,
+                                                                                   llm_server):
+    fixture_exp(keep=lambda r: r.name in ("classify", "total", "noisy"))
+    llm_server.default = {"hang": True}
+    url = llm_server.base_url.replace("http://", "http://bob:hunter2pw@")
+    started = time.monotonic()
+    result = cli(*LOOP, "--base-url", url, "-k", "2", "--llm-timeout", "1", "--llm-max-failures", "1",
+                 "--max-tokens", "100")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert elapsed < 30, elapsed  # one dead call (1 s, retried once), then no more calls
+    assert len(llm_server.requests) == 2 and llm_server.requests[0]["max_tokens"] == 100
+    assert result.output.count("no more LLM calls in this run") == 1
+    doc = read_doc(r2e_home)
+    assert len(doc["functions"]) == 3
+    for entry in doc["functions"].values():
+        assert entry["status"] == "generation-failed" and len(entry["history"]) == 2
+        assert all(h["reasons"] and h["reasons"][0] for h in entry["history"])
+    reasons = [h["reasons"][0] for f in doc["functions"].values() for h in f["history"]]
+    assert sum("unavailable for the rest of this run" in r for r in reasons) == 5
+    # credentials in --base-url are never printed nor saved
+    assert doc["params"]["llm"]["base_url"].startswith("http://***@127.0.0.1")
+    assert doc["params"]["llm"]["max_tokens"] == 100 and doc["params"]["llm"]["timeout"] == 1.0
+    assert "hunter2pw" not in result.output and "hunter2pw" not in json.dumps(doc)

@@ -103,7 +103,8 @@ def test_bad_dates_and_ranges_are_one_line_usage_errors(run_r2e, args, message):
     (gzip.compress(b""), 200, "empty export"),
     (b"\x1f\x8b\x08garbage", 200, "corrupt gzip"),
     (gzip.compress(b"foo,bar\n1,2\n"), 200, "no 'name' column"),
-    (gzip.compress(b"name,stars\nnot-a-repo,3\n"), 200, "malformed row at line 2"),
+    (gzip.compress(b"name,stars\nnot-a-repo,3\n"), 200, "no repositories left after curation (invalid name 1)"),
+    (gzip.compress(b"name,stars\na/b,3,4\n"), 200, "malformed row at line 2"),
     (b"oops", 500, "HTTP 500"),
     (b"missing", 404, "HTTP 404"),
 ])
