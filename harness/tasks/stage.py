@@ -119,7 +119,9 @@ def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: 
 def check_clean(env) -> None:
     """Refuse a tree with edits to tracked files: bugs are measured against the clean repository
     (a killed run on the local backend can leave one behind)."""
-    res = env.execute("git status --porcelain --untracked-files=no", timeout=120)
+    # --really-refresh reads the files again: a same-size edit within the index's second looks clean otherwise
+    res = env.execute("git update-index -q --really-refresh >/dev/null 2>&1; "
+                      "git status --porcelain --untracked-files=no", timeout=300)
     if res.ok and res.output.strip():
         first = res.output.strip().splitlines()[0]
         raise R2EError(f"{env.workdir} has uncommitted changes ({first.strip()}...); "

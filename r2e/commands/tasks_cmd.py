@@ -31,7 +31,7 @@ def tasks() -> None:
 @llm_options
 @click.pass_obj
 def mutate(ws: Workspace, exp, repos, per_function, seed, strategies, eval_timeout, runs, max_candidates,
-           model, base_url, max_tokens, llm_timeout, llm_max_failures):
+           model, base_url, max_tokens, llm_timeout, llm_max_failures, allow_unisolated_local):
     """Inject seeded bugs into covered functions; keep those the tests catch (F2P >= 1, P2P >= 1)."""
     from harness.tasks.mutate import parse_strategies
     from harness.tasks.stage import MutateOptions, mutate_experiment
@@ -44,8 +44,16 @@ def mutate(ws: Workspace, exp, repos, per_function, seed, strategies, eval_timeo
     experiment, records = _records(ws, exp, repos, ())
     client = None
     if config is not None:
+        from installers.cli_options import guard_local_llm
+        from installers.local_env import hide_variable
         from r2e.llm.client import LLMClient
 
+        hide_variable(config.api_key_env)  # the repos' tests run while the client holds the key
+        if "llm_rewrite" in names:  # the model's code runs in the repos' environments
+            for repo_id in sorted({r.repo for r in records}):
+                build = experiment.build_result(repo_id)
+                if build is not None:
+                    guard_local_llm(config, build.backend, allow_unisolated_local)
         client = LLMClient(config)
     opts = MutateOptions(per_function=per_function, seed=seed, strategies=names, eval_timeout=eval_timeout,
                          runs=runs, max_candidates=max_candidates, llm=client)

@@ -65,12 +65,17 @@ class Built:
     def __init__(self, home: Path, repo: Path):
         self.home, self.repo = home, repo
         self.exp_dir = home / "experiments" / "x"
-        self.checkout = home / "repos" / "local__calc"  # the workspace's copy, where local builds run
 
     def cli(self, *args: str):
         from r2e.cli import cli
 
         return CliRunner().invoke(cli, ["--home", str(self.home), *args], catch_exceptions=False)
+
+    @property
+    def checkout(self) -> Path:
+        """The tree the repo's environment runs in (a local build keeps its own checkout)."""
+        result = json.loads((self.exp_dir / "build" / "local__calc" / "result.json").read_text())
+        return Path(result["workdir"])
 
     def reset(self) -> None:
         """Forget earlier candidates; the built environment, its coverage and clean baseline stay (same tree)."""

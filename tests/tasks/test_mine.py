@@ -99,8 +99,10 @@ def test_mine_history(tmp_path):
     assert records["Refactor is_adult"]["reason"] == "no_failing_test"
     assert records["Fix double"]["reason"] == "flaky" and records["Fix double"]["flaky_tests"] == [
         "tests/test_double.py::test_double"]
-    checkout = built.home / "repos" / task["repo"]
-    assert git(checkout, "status", "--porcelain") == "" and git(checkout, "rev-parse", "HEAD") == c3
+    build = json.loads((built.exp_dir / "build" / task["repo"] / "result.json").read_text())
+    checkout = build["workdir"]  # the tree the environment runs in: HEAD's files again
+    assert git(checkout, "status", "--porcelain", "--untracked-files=no") == ""
+    assert git(checkout, "rev-parse", "HEAD") == c3
 
 
 def test_dependency_declarations_not_files_decide_whether_the_environment_fits(tmp_path):

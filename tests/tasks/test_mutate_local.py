@@ -139,7 +139,7 @@ def test_saved_eval_script_of_record_is_used_and_a_dirty_tree_refused(built_loca
         ops.write_text(clean.replace("a + b", "a * b"))  # a run killed midway would leave this
         try:
             result = built_local.cli("tasks", "mutate", "-e", "x", "--strategies", "swap_operator")
-            assert result.exit_code == 1 and "has uncommitted changes" in result.output
+            assert result.exit_code == 1 and "has uncommitted changes" in result.output, result.output
             assert "Traceback" not in result.output
         finally:
             ops.write_text(clean)
