@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shlex
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -60,7 +59,6 @@ class Outcome:
     flaky: list[str] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
     runs: list[dict] = field(default_factory=list)  # each run: phase, duration, counts
-    duration: float = 0.0
 
     def reject(self, reason: str, detail: str = "") -> "Outcome":
         assert reason in REASONS, reason
@@ -113,7 +111,6 @@ def validate(env: Environment, script: EvalScript, baseline: Baseline, path: str
              *, runs: int, budget: float) -> Outcome:
     """Run the candidate whose bug turns `path` from `clean` into `buggy`; the clean file is always put back."""
     out = Outcome()
-    t0 = time.monotonic()
     bug_script = with_budget(script, budget)
     try:
         write_file(env, path, buggy)
@@ -169,5 +166,4 @@ def validate(env: Environment, script: EvalScript, baseline: Baseline, path: str
         return out.reject("flaky", "the F2P tests did not pass every run with the fix")
     out.fail_to_pass, out.pass_to_pass = f2p, p2p
     out.valid = True
-    out.duration = round(time.monotonic() - t0, 3)
     return out
