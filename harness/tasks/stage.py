@@ -116,15 +116,22 @@ def mutate_repo(exp: Experiment, repo_id: str, fns: list[FunctionRecord], opts: 
     return info
 
 
+# Tracked files an install rewrites (sdists ship their egg-info): not edits to the code.
+_INSTALL_NOISE = (".egg-info/", ".dist-info/", "__pycache__/", ".pyc", ".so")
+
+
 def check_clean(env) -> None:
     """Refuse a tree with edits to tracked files: bugs are measured against the clean repository
     (a killed run on the local backend can leave one behind)."""
     # --really-refresh reads the files again: a same-size edit within the index's second looks clean otherwise
     res = env.execute("git update-index -q --really-refresh >/dev/null 2>&1; "
                       "git status --porcelain --untracked-files=no", timeout=300)
-    if res.ok and res.output.strip():
-        first = res.output.strip().splitlines()[0]
-        raise R2EError(f"{env.workdir} has uncommitted changes ({first.strip()}...); "
+    if not res.ok:
+        return  # no git in the environment (a fresh container is clean anyway)
+    edited = [line[3:].strip() for line in res.output.splitlines() if len(line) > 3]
+    edited = [p for p in edited if not any(n in p or p.endswith(n) for n in _INSTALL_NOISE)]
+    if edited:
+        raise R2EError(f"{env.workdir} has uncommitted changes ({edited[0]}...); "
                        f"restore it first: git -C {env.workdir} checkout -- .")
 
 
