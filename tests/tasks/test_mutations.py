@@ -111,3 +111,22 @@ def test_a_docstring_holding_a_fix_line_is_left_out_of_the_statement():
     _statement(record, fn, {"t.py::test_f": "assert {} == {1: 2}"}, MutateOptions())
     assert record["valid"] and record["statement_kind"] == "offline"
     assert "k, v = item" not in record["problem_statement"] and "assert {} == {1: 2}" in record["problem_statement"]
+
+
+def test_clean_tree_check_ignores_what_an_install_rewrites():
+    from harness.tasks.stage import check_clean
+    from installers.environment import ExecResult
+    from r2e.errors import R2EError
+
+    class Tree:  # only the git status answer matters here
+        workdir = "/testbed"
+
+        def __init__(self, status):
+            self.status = status
+
+        def execute(self, command, timeout=None):
+            return ExecResult(0, self.status)
+
+    check_clean(Tree(" M toolz.egg-info/PKG-INFO\n M toolz.egg-info/SOURCES.txt\n"))  # sdists ship these
+    with pytest.raises(R2EError, match=r"has uncommitted changes \(toolz/itertoolz.py"):
+        check_clean(Tree(" M toolz.egg-info/PKG-INFO\n M toolz/itertoolz.py\n"))
