@@ -5,15 +5,21 @@ filters on; --all-functions turns those off too), the slice
 (`context`) is written to a file and compiled with `cc -fsyntax-only -std=gnu11
 -Werror=implicit-function-declaration -Werror=implicit-int`. Reports, per project: functions,
 share of slices that compile, the most common first errors (the causes of the rest), extraction
-time (index + graph + all slices) and median context tokens.
+time (index + graph + all slices) and median context tokens. The baseline: the function's own file
+(a header too, as a C file of its own) compiled alone with the same flags and the project's include
+directories (no configure step, no -D); a function of a .c file counts there only when the
+compiler read its definition (not one under `#ifdef _WIN32`). The rate excluding baseline
+failures is over those.
 
 Inputs (real, fetched with the ordinary clients):
   --fetch DIR   pip download --no-deps --no-binary :all: lz4 zstandard brotli  (their bundled C
                 libraries: lz4libs/, zstd/, c/) and `apt-get source zlib cjson hiredis` (needs a
                 bookworm deb-src line in the apt sources); everything is unpacked under DIR.
+  --trees DIR   every subfolder of DIR is a project (e.g. git checkouts of current upstream trees).
   PATH ...      or any C project folders.
 
     python benchmarks/c_slices.py --fetch /tmp/c-bench
+    python benchmarks/c_slices.py --trees /tmp/c-trees
     python benchmarks/c_slices.py /path/to/zlib-1.2.13 --max-file-bytes 4000000 --json out.json
 """
 
@@ -37,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from r2e.analysis.c.ccheck import FLAGS, check_compiles  # noqa: E402
 from r2e.analysis.c.extract import C_FILTERS, CExtractOptions, extract_c_repo  # noqa: E402
+from r2e.analysis.c.includes import system_include_dirs  # noqa: E402
 from r2e.analysis.filters import FilterOptions  # noqa: E402
 
 SDISTS = {"lz4": "lz4libs", "zstandard": "zstd", "brotli": "c"}
@@ -61,8 +68,12 @@ def fetch(dest: Path) -> list[Path]:
     deb.mkdir(exist_ok=True)
     for name in DEBIAN:
         if not glob.glob(str(deb / f"{name}*.dsc")) and not glob.glob(str(deb / f"{name.lower()}*.dsc")):
-            subprocess.run(["apt-get", "source", "-q", "--download-only", name], cwd=deb, check=True)
-        orig = sorted(glob.glob(str(deb / f"{name}_*.orig.tar.*")))[-1]
+            subprocess.run(["apt-get", "source", "-q", "--download-only", name], cwd=deb)
+        origs = sorted(glob.glob(str(deb / f"{name}_*.orig.tar.*")))
+        if not origs:  # the mirror may not serve it (a 404): that project is left out, said so
+            print(f"{name}: Debian source not downloaded, left out", file=sys.stderr)
+            continue
+        orig = origs[-1]
         with tarfile.open(orig) as tf:
             first = tf.getmembers()[0].name.split("/")[0]
             if not (deb / first).exists():
@@ -83,13 +94,52 @@ def simplify(err: str) -> str:
 LIBRARY_FILTERS = ("main", "test_file", "generated")
 
 
-def compiles_in_place(project: Path, path: str, dirs: list[str]) -> bool:
-    """The original translation unit, compiled where it lies with the project's include dirs."""
-    args = ["cc", *FLAGS, *[f"-I{project / d}" if d else f"-I{project}" for d in dirs], str(project / path)]
+def compiles_in_place(project: Path, path: str, dirs: list[str], system_dirs: list[str]) -> tuple[bool, str]:
+    """The original translation unit, compiled where it lies with the project's include dirs (a
+    header as a C file of its own): (compiles, what the preprocessor kept of that file itself)."""
+    inc = [f"-I{project / d}" if d else f"-I{project}" for d in system_dirs]
+    inc += [f"-iquote{project / d}" if d else f"-iquote{project}" for d in dirs if d not in system_dirs]
+    src = ["-x", "c", str(project / path)]
     try:
-        return subprocess.run(args, capture_output=True, timeout=120, cwd=project).returncode == 0
+        ok = subprocess.run(["cc", *FLAGS, *inc, *src], capture_output=True, timeout=120, cwd=project).returncode == 0
+        if not ok:
+            return False, ""
+        pre = subprocess.run(["cc", *[f for f in FLAGS if f != "-fsyntax-only"], "-E", *inc, *src],
+                             capture_output=True, timeout=120, cwd=project, text=True, errors="replace")
     except subprocess.TimeoutExpired:
-        return False
+        return False, ""
+    return True, own_lines(pre.stdout, str(project / path))
+
+
+LINEMARKER = re.compile(r'^# \d+ "(.*)"')
+
+
+def own_lines(preprocessed: str, path: str) -> str:
+    """The lines of `preprocessed` that come from `path` itself (linemarkers say whose they are)."""
+    out, mine = [], True
+    for line in preprocessed.splitlines():
+        m = LINEMARKER.match(line)
+        if m:
+            mine = m.group(1) == path
+        elif mine:
+            out.append(line)
+    return "\n".join(out)
+
+
+def defined_in(code: str, name: str) -> bool:
+    """Does the preprocessed `code` define function `name` (a `{` or K&R declarations after the
+    parameter list)? A function under `#ifdef _WIN32` in a file that compiles here is not compiled."""
+    for m in re.finditer(rf"\b{re.escape(name)}\s*\(", code):
+        depth, j = 0, m.end() - 1
+        while j < len(code):
+            depth += {"(": 1, ")": -1}.get(code[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        rest = code[j + 1:j + 400].lstrip()
+        if rest[:1] == "{" or re.match(r"[A-Za-z_][\w\s\*,\[\]]*;", rest):
+            return True
+    return False
 
 
 def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all_functions: bool = False) -> dict:
@@ -111,10 +161,16 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
     # project's include directories (no configure step, no -D)? A slice cannot be expected to
     # compile where its original translation unit does not
     dirs = stats.get("include_dirs", [])
-    sources = sorted({r.path for r in records if r.path.endswith(".c")})
+    sys_dirs = system_include_dirs(dirs, stats.get("include_dirs_from", "guessed"))
+    sources = sorted({r.path for r in records})
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        file_ok = dict(zip(sources, ex.map(lambda p: compiles_in_place(project, p, dirs), sources)))
-    baseline = [(r, res) for r, res in zip(records, results) if file_ok.get(r.path, True)]
+        done = dict(zip(sources, ex.map(lambda p: compiles_in_place(project, p, dirs, sys_dirs), sources)))
+    file_ok = {p: ok for p, (ok, _) in done.items()}
+    # a function counts in the baseline when its own file compiles alone and, for a .c file, the
+    # compiler read it there (not under `#ifdef _WIN32`, say); a header's functions may wait for a
+    # switch its includer sets (`#define FFC_IMPL`), so compiling alone is its whole baseline
+    own_ok = [done[r.path][0] and (r.path.endswith(".h") or defined_in(done[r.path][1], r.name)) for r in records]
+    baseline = [(r, res) for r, res, ok in zip(records, results, own_ok) if ok]
     baseline_ok = sum(1 for _, (good, _) in baseline if good)
     causes = Counter(simplify(err) for good, err in results if not good)
     examples = {}
@@ -131,6 +187,7 @@ def run(project: Path, workers: int, max_bytes: int, max_tokens: int | None, all
         "missing_system_header": no_header,
         "rate_where_headers_exist": round(ok / max(1, len(records) - no_header), 4) if records else None,
         "source_files_failing_alone": sorted(p for p, good in file_ok.items() if not good),
+        "functions_not_compiled_in_own_file": sum(1 for r, ok in zip(records, own_ok) if file_ok[r.path] and not ok),
         "functions_where_own_file_compiles": len(baseline),
         "rate_where_own_file_compiles": round(baseline_ok / len(baseline), 4) if baseline else None,
         "extract_seconds": round(t_extract, 2),
@@ -147,6 +204,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("projects", nargs="*", type=Path)
     ap.add_argument("--fetch", type=Path, help="download and unpack the standard inputs here")
+    ap.add_argument("--trees", type=Path, help="a folder whose every subfolder is a project (git checkouts)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-file-bytes", type=int, default=4_000_000)
     ap.add_argument("--max-context-tokens", type=int, default=6000)
@@ -156,8 +214,12 @@ def main(argv=None) -> int:
     projects = list(args.projects)
     if args.fetch:
         projects += fetch(args.fetch)
+    if args.trees:
+        if not args.trees.is_dir():
+            ap.error(f"--trees: not a folder: {args.trees}")
+        projects += sorted(p for p in args.trees.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not projects:
-        ap.error("give project folders or --fetch DIR")
+        ap.error("give project folders, --trees DIR or --fetch DIR")
     rows = []
     for p in projects:
         row = run(p, args.workers, args.max_file_bytes, args.max_context_tokens, args.all_functions)
@@ -177,6 +239,15 @@ def main(argv=None) -> int:
     nb = sum(r["functions_where_own_file_compiles"] for r in rows)
     okb = sum(round((r["rate_where_own_file_compiles"] or 0) * r["functions_where_own_file_compiles"]) for r in rows)
     print(f"where the function's own file compiles alone: {okb} of {nb} ({okb / max(1, nb) * 100:.1f} %)")
+    print("\n| project | functions | slices compiling | baseline (own file compiles alone) | rate excluding baseline failures |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        nbr = r["functions_where_own_file_compiles"]
+        okr = round((r["rate_where_own_file_compiles"] or 0) * nbr)
+        print(f"| {r['project']} | {r['functions']} | {r['compile']} ({(r['rate'] or 0) * 100:.1f} %) | {nbr} | "
+              f"{okr} / {nbr} = {okr / max(1, nbr) * 100:.1f} % |")
+    print(f"| **total** | {total} | {ok} ({ok / max(1, total) * 100:.1f} %) | {nb} | {okb} / {nb} = "
+          f"{okb / max(1, nb) * 100:.1f} % |")
     print(f"TOTAL functions {total}  compile {ok} ({ok / max(1, total) * 100:.1f} %); "
           f"{nh} need an absent header; rate without them {ok / max(1, total - nh) * 100:.1f} %")
     if args.json:

@@ -6,6 +6,13 @@ packaging metadata removed (PKG-INFO, *.egg-info) so it looks like a bare reposi
 import scan. Every project is built twice: without and with the rule-based repairs.
 
     python benchmarks/installs.py [--backend docker|local] [-j 2] [--bare] [--out DIR] [NAME==VER ...]
+
+`--trees DIR` builds real upstream git checkouts instead (every folder of DIR holding a .git; with
+their tests, CI files and packaging intact), copied first so the originals stay untouched, and
+reports per repo: status, the discovered test command and where it came from, tests run, pass
+ratio, flaky tests, time and image size (docker):
+
+    python benchmarks/installs.py --trees /tmp/disc-trees --backend docker --modes rules [--python 3.11] [NAME ...]
 """
 
 from __future__ import annotations
@@ -75,6 +82,78 @@ def strip(repo: Path, bare: bool) -> None:
             req.unlink()
 
 
+def copy_trees(root: Path, names: list[str], dest: Path) -> list[BuildItem]:
+    """Every git checkout under `root` (or the `names` among them), copied under `dest`."""
+    if not root.is_dir():
+        raise SystemExit(f"error: no such folder: {root}")
+    folders = sorted(p for p in root.iterdir() if (p / ".git").exists() and (not names or p.name in names))
+    missing = sorted(set(names) - {p.name for p in folders})
+    if missing:
+        raise SystemExit(f"error: not git checkouts under {root}: {', '.join(missing)}")
+    items = []
+    for src in folders:
+        out = dest / src.name
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(src, out, symlinks=True)
+        head = subprocess.run(["git", "-C", str(out), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        items.append(BuildItem(src.name, out, commit=head or None))
+    return items
+
+
+def image_sizes(client, image: str | None, base_cache: dict) -> tuple[float | None, float | None]:
+    """(image MB, MB above its base): what one repo's environment costs on disk."""
+    if client is None or not image:
+        return None, None
+    try:
+        img = client.images.get(image)
+    except Exception:
+        return None, None
+    size = img.attrs.get("Size") or 0
+    parent_size = None
+    history = img.history()
+    below = [h for h in history[1:] if h.get("Id") not in (None, "<missing>")]
+    if below:
+        base = below[0]["Id"]
+        if base not in base_cache:
+            try:
+                base_cache[base] = client.images.get(base).attrs.get("Size") or 0
+            except Exception:
+                base_cache[base] = None
+        parent_size = base_cache[base]
+    return round(size / 1e6, 1), round((size - parent_size) / 1e6, 1) if parent_size is not None else None
+
+
+def tree_report(items: list[BuildItem], exp: Experiment, client) -> list[dict]:
+    rows, base_cache = [], {}
+    for it in items:
+        try:
+            res = exp.build_result(it.repo_id)
+        except Exception:
+            res = None
+        if res is None:
+            rows.append({"repo": it.repo_id, "status": "not_built"})
+            continue
+        tc, run = res.test_command or {}, res.test_run or {}
+        size, layer = image_sizes(client, res.image, base_cache)
+        rows.append({"repo": it.repo_id, "status": res.status, "python": res.python,
+                     "command": tc.get("command"), "source": tc.get("source"), "runner": tc.get("runner"),
+                     "tests": len(run.get("tests") or {}), "counts": run.get("counts"), "flaky": run.get("flaky"),
+                     "pass_ratio": res.pass_ratio, "duration": res.duration, "image": res.image,
+                     "image_mb": size, "layer_mb": layer,
+                     "failure": res.failure.to_dict() if res.failure and res.status != "success" else None})
+    return rows
+
+
+def print_tree_report(rows: list[dict]) -> None:
+    print(f"{'repo':<16}{'status':<10}{'tests':>7}{'pass':>7}{'secs':>7}{'MB':>7}{'+MB':>7}  command (source)")
+    for r in rows:
+        ratio = "-" if r.get("pass_ratio") is None else f"{r['pass_ratio']:.3f}"
+        print(f"{r['repo']:<16}{r['status']:<10}{r.get('tests', 0):>7}{ratio:>7}{r.get('duration') or 0:>7.0f}"
+              f"{r.get('image_mb') or '-':>7}{r.get('layer_mb') or '-':>7}  {r.get('command')} ({r.get('source')})")
+        if r.get("failure"):
+            print(f"{'':<16}{r['failure']['class']}: {r['failure']['message'][:150]}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("projects", nargs="*", default=DEFAULT_PROJECTS)
@@ -84,24 +163,37 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--out", type=Path, default=Path("/tmp/r2e-bench-installs"))
     ap.add_argument("--modes", default="norules,rules", help="comma list of: norules, rules")
+    ap.add_argument("--trees", type=Path, help="build the git checkouts in this folder (projects: their names)")
+    ap.add_argument("--python", help="force one Python version (e.g. the one base image already built)")
     args = ap.parse_args()
 
     repos_dir = args.out / "repos"
     items = []
-    for spec in args.projects:
+    if args.trees:
+        names = [] if args.projects == DEFAULT_PROJECTS else args.projects
+        items = copy_trees(args.trees, names, args.out / "trees")
+    for spec in [] if args.trees else args.projects:
         repo = fetch(spec, repos_dir)
         strip(repo, args.bare)
         items.append(BuildItem(repo.name, repo, commit=spec))
     report = {}
     for mode in args.modes.split(","):
         opts = BuildOptions(backend=args.backend, timeout_per_task=args.timeout, rules=(mode == "rules"), llm=None,
-                            rebuild=True)  # every mode installs from scratch: comparable times
+                            rebuild=True, python=args.python)  # every mode installs from scratch: comparable times
         t0 = time.monotonic()
         # Each mode builds into its own experiment of a workspace under --out.
-        exp = Experiment(Workspace(args.out), f"build-{mode}{'-bare' if args.bare else ''}")
+        flavour = "-trees" if args.trees else "-bare" if args.bare else ""
+        exp = Experiment(Workspace(args.out), f"build-{mode}{flavour}")
         summary = build_many(items, exp, opts, workers=args.jobs, force=True, echo=lambda *a, **k: None)
         wall = time.monotonic() - t0
         report[mode] = {"summary": summary, "wall": wall}
+        if args.trees:
+            rows = tree_report(items, exp, opts.docker_client)
+            report[mode]["trees"] = rows
+            print(f"\n== {mode} ({args.backend}, git trees): success "
+                  f"{sum(r['status'] == 'success' for r in rows)}/{len(rows)}, wall {wall:.0f}s")
+            print_tree_report(rows)
+            continue
         print(f"\n== {mode} ({args.backend}{', bare' if args.bare else ''}): "
               f"success {summary['counts'].get('success', 0)}/{len(items)} "
               f"({100 * (summary['success_rate'] or 0):.0f}%), counts {summary['counts']}, wall {wall:.0f}s")
@@ -109,7 +201,7 @@ def main() -> int:
         for rid, info in summary["repos"].items():
             ratio = "-" if info["pass_ratio"] is None else f"{info['pass_ratio']:.2f}"
             print(f"{rid:<22}{info['status']:<10}{str(info['python']):<8}{ratio:>8}{info['duration'] or 0:>8.1f}")
-    (args.out / f"report{'-bare' if args.bare else ''}.json").write_text(json.dumps(report, indent=2, default=str))
+    (args.out / f"report{'-trees' if args.trees else '-bare' if args.bare else ''}.json").write_text(json.dumps(report, indent=2, default=str))
     return 0
 
 

@@ -1,12 +1,20 @@
-"""Build one repository into an environment: plan -> install -> oracle -> repairs -> result.
+"""Build one repository into an environment: plan -> install -> eval script -> oracle -> repairs -> result.
+
+The tests run the way the maintainers run them: the test command discovered in the checkout
+(test_discovery) becomes the environment's eval script of record (/run_tests.sh in an image), and
+the oracle judges its per-test map. The pytest plugins the project's own options need are added to
+the test requirements (its options are never blanked).
 
 Writes, under the repo's build folder (`BuildFiles`): result.json (last, atomically: its presence
-means done), install.log (every command and its output), plan.json, Dockerfile (docker: reproduces
-the image from the base), repairs.json (the LLM transcript, when a model was asked).
+means done; with the test command, the eval script and the per-test map), run_tests.sh (the eval
+script), install.log (every command and its output), plan.json, Dockerfile and sandbox/ (docker:
+reproduce the image from the base), repairs.json (the LLM transcript, when a model was asked).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 import sys
 import time
@@ -15,7 +23,10 @@ from pathlib import Path
 
 from installers.backends import EnvFactory, ImagePlan, default_env_factory, finish_docker
 from installers.cbuild import CBuild, c_failure, c_status, detect, is_c_repo, run_c_oracle
+from installers.declared import normalize, req_name
 from installers.environment import Environment
+from installers.eval_run import EvalScript, install_eval_script
+from installers.eval_script import SANDBOX_DIR, render_eval_script, sandbox_source, unittest_command
 from installers.installer import CANCELLED, WHEELHOUSE_PATH, BuildCancelled, Installer, pip_command
 from installers.llm_repair import llm_repair
 from installers.local_env import find_python
@@ -23,13 +34,20 @@ from installers.options import BuildOptions
 from installers.oracle import STATUS_RANK, better, oracle_status, run_oracle
 from installers.plan import InstallPlan, make_plan
 from installers.repairs import propose
+from installers.test_discovery import TestCommand, discover_test_command
+from installers.test_results import TestRun
 from installers.wheelhouse import fill
+from r2e.errors import R2EError
 from r2e.experiment import BuildFiles, Experiment
 from r2e.fsio import atomic_write_json, atomic_write_text
+from r2e.llm.redact import secrets_of
 from r2e.stage_records import BuildResult, Failure, OracleResult
 from r2e.workspace import now_iso
 
 MAX_ATTEMPTS = 3  # the first install plus at most two restarts with another Python
+# The discovered command's runner -> the eval script's: `python -m tests.all` and `python run_tests.py`
+# run under R2E's recording unittest runner; anything else is judged by the reporters it reaches.
+EVAL_RUNNERS = {"pytest": "pytest", "unittest": "unittest", "module": "unittest", "script": "unittest"}
 
 
 def build_repo(repo_id: str, repo_path: Path, exp: Experiment, opts: BuildOptions,
@@ -82,8 +100,54 @@ def failure_of(status: str, failed_reqs: list[str], oracle: OracleResult | None)
         return Failure("NoTests", "no tests ran")
     if not oracle.tests_run and oracle.pytest_exit not in (None, 0, 5):
         last = (oracle.output_tail.strip().splitlines() or [""])[-1]
-        return Failure("TestsDidNotStart", f"pytest exit {oracle.pytest_exit}: {last[:300]}")
+        return Failure("TestsDidNotStart", f"test command exit {oracle.pytest_exit}: {last[:300]}")
     return Failure("TestsFailed", f"pass ratio {oracle.pass_ratio} ({oracle.passed}/{oracle.total})")
+
+
+def discover(repo_path: Path) -> TestCommand:
+    """The maintainers' test command; pytest's default when the checkout cannot be read for one."""
+    try:
+        return discover_test_command(repo_path)
+    except Exception as exc:  # discovery reads untrusted files: a surprise there must not sink the build
+        return TestCommand(runner="pytest", command="python -m pytest", argv=("python", "-m", "pytest"),
+                           source="default", reason=f"test command discovery failed ({type(exc).__name__}:"
+                                                    f" {str(exc)[:200]}); pytest's default")
+
+
+def eval_runner(tc: TestCommand) -> str:
+    """The eval script's runner kind for a discovered command (`other` when the unittest runner cannot take it)."""
+    runner = EVAL_RUNNERS.get(tc.runner, "other")
+    if runner == "unittest":
+        try:
+            unittest_command(tc.command, SANDBOX_DIR)
+        except R2EError:  # `cd sub && python -m ...`, pipelines: run as written, judged by what reports
+            return "other"
+    return runner
+
+
+def runs_tests(plan: InstallPlan, tc: TestCommand) -> bool:
+    """Run the tests when the scan saw test files or the project names a test command of its own."""
+    return plan.has_tests or tc.source != "default"
+
+
+def add_test_requirements(plan: InstallPlan, tc: TestCommand) -> None:
+    """pytest when the command runs it, and the plugins the project's own pytest options need."""
+    wanted = (["pytest"] if tc.runner == "pytest" and runs_tests(plan, tc) else []) + list(tc.plugins_needed)
+    have = {req_name(r) for r in [*plan.requirements, *plan.test_requirements]}
+    for dist in wanted:
+        if normalize(dist) not in have:
+            plan.test_requirements.append(dist)
+            have.add(normalize(dist))
+
+
+def eval_key(tc: TestCommand, runner: str, opts: BuildOptions) -> str:
+    """What an image's eval script is made from: the script text and the reporters' code."""
+    text = render_eval_script(tc.command, runner=runner, venv="/testbed/.venv", per_test_timeout=opts.per_test_timeout,
+                              suite_timeout=opts.test_timeout)
+    digest = hashlib.sha256(text.encode())
+    for source in sorted(sandbox_source().glob("r2e_*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def install(inst: Installer, plan: InstallPlan, *, docker: bool) -> tuple[list[str], str]:
@@ -140,20 +204,33 @@ class RepoBuild:
     def __init__(self, repo_id: str, repo_path: Path, files: BuildFiles, opts: BuildOptions, deadline: float,
                  env_factory: EnvFactory | None):
         self.repo_id, self.repo_path, self.files, self.opts, self.deadline = repo_id, repo_path, files, opts, deadline
-        self.env_factory = env_factory or default_env_factory(repo_id, repo_path, files, opts)
+        self.secrets = tuple(secrets_of(opts.llm)) if opts.llm is not None else ()
+        self.env_factory = env_factory
         self.docker = opts.backend == "docker"
         self.tried: set[str] = set()  # repair keys already tried, across restarts
         self.repair_steps: list[dict] = []
+        self.tc: TestCommand | None = None
+        self.runner = "pytest"
+        self.script: EvalScript | None = None
+        self.runs: list[tuple[OracleResult, TestRun | None]] = []  # each oracle with the test run it counted
 
     def run(self) -> BuildResult:
         plan = make_plan(self.repo_path, self.opts.python)
         atomic_write_json(self.files.plan, plan.to_dict())
         if is_c_repo(self.repo_path, plan.python_files):
+            self.env_factory = self.env_factory or default_env_factory(self.repo_id, self.repo_path, self.files,
+                                                                       self.opts)
             return self.build_c(plan, detect(self.repo_path))
         if plan.python2:
             atomic_write_text(self.files.install_log, "Python-2-only repository: not installed.\n")
             return BuildResult(self.repo_id, "python2", backend=self.opts.backend, plan=plan.to_dict(),
                                failure=failure_of("python2", [], None))
+        self.tc = discover(self.repo_path)
+        self.runner = eval_runner(self.tc)
+        add_test_requirements(plan, self.tc)
+        atomic_write_json(self.files.plan, plan.to_dict())
+        self.env_factory = self.env_factory or default_env_factory(
+            self.repo_id, self.repo_path, self.files, self.opts, eval_key(self.tc, self.runner, self.opts))
         attempt = 1
         while True:
             outcome = self.attempt(plan, keep_log=attempt > 1,
@@ -169,7 +246,7 @@ class RepoBuild:
     def attempt(self, plan: InstallPlan, *, keep_log: bool, can_restart: bool) -> BuildResult | Restart:
         """Install the plan in a fresh environment, check it, repair it; the environment is closed after."""
         env, image = self.env_factory(plan)
-        inst = Installer(env, self.files.install_log, self.deadline, keep_log=keep_log)
+        inst = Installer(env, self.files.install_log, self.deadline, keep_log=keep_log, secrets=self.secrets)
         if keep_log:
             inst.log(f"# restarting the install with Python {plan.python}")
         try:
@@ -181,6 +258,7 @@ class RepoBuild:
                 install_out = ""
             else:
                 failed, install_out = install(inst, plan, docker=self.docker)
+            self.install_eval(inst)
             oracle = self.oracle(inst, plan)
             status = self.status(oracle, inst)
             if self.opts.rules and status != "success":
@@ -193,14 +271,31 @@ class RepoBuild:
                                             self.repair_steps, lambda: self.oracle(inst, plan),
                                             lambda o: self.status(o, inst))
             script = inst.script(plan)
+            run = self.run_of(oracle)
+            atomic_write_text(self.files.run_tests, self.script.text)
             return BuildResult(
                 self.repo_id, status, backend=self.opts.backend, python=plan.python,
                 python_reason=plan.python_reason, plan=plan.to_dict(), commands=inst.step_dicts(),
                 install_script=tuple(script), oracle=oracle, failure=failure_of(status, failed, oracle),
-                image=self.finish(env, image, script, status), venv=env.venv, workdir=env.workdir,
-                failed_requirements=tuple(failed), repair_steps=tuple(self.repair_steps))
+                image=self.finish(env, image, script, status, self.script), venv=env.venv, workdir=env.workdir,
+                failed_requirements=tuple(failed), repair_steps=tuple(self.repair_steps),
+                test_command=json.loads(json.dumps(self.tc.to_dict())), eval_script=self.script.text,
+                eval_script_path=self.script.path, eval_timeout=self.script.eval_timeout,
+                test_run=run.to_dict() if run is not None else None)
         finally:
             env.close()
+
+    def install_eval(self, inst: Installer) -> None:
+        """The eval script of record into the environment, its noise kept out of `git status`."""
+        self.script = install_eval_script(inst.env, self.tc.command, runner=self.runner,
+                                          per_test_timeout=self.opts.per_test_timeout,
+                                          suite_timeout=self.opts.test_timeout)
+        inst.log(f"# test command ({self.tc.source}): {self.tc.command}\n# why: {self.tc.reason}\n"
+                 f"# eval script: {self.script.path} (runner {self.runner}, per-test timeout "
+                 f"{self.opts.per_test_timeout}, suite budget {self.opts.test_timeout})")
+
+    def run_of(self, oracle: OracleResult) -> TestRun | None:
+        return next((run for o, run in reversed(self.runs) if o is oracle), None)
 
     def use_wheelhouse(self, inst: Installer, plan: InstallPlan, root: Path) -> None:
         """Installs come from wheels fetched on the host (containers without index access)."""
@@ -218,11 +313,13 @@ class RepoBuild:
         inst.prefetch = prefetch
 
     def oracle(self, inst: Installer, plan: InstallPlan) -> OracleResult:
-        timeout = max(1.0, min(self.opts.test_timeout, inst.remaining()))
-        oracle = run_oracle(inst.env, plan.top_level, has_tests=plan.has_tests, test_timeout=timeout)
+        script = self.script if runs_tests(plan, self.tc) else None
+        oracle, run = run_oracle(inst.env, plan.top_level, script, timeout=max(1.0, inst.remaining()))
+        self.runs.append((oracle, run))
+        flaky = f" flaky={list(run.flaky)}" if run is not None and run.flaky else ""
         inst.log(f"# oracle: imports_ok={oracle.imports_ok} errors={list(oracle.import_errors)} "
-                 f"passed={oracle.passed} failed={oracle.failed} errors={oracle.errors} ratio={oracle.pass_ratio}\n"
-                 f"{oracle.output_tail[-3000:]}")
+                 f"passed={oracle.passed} failed={oracle.failed} errors={oracle.errors} ratio={oracle.pass_ratio}"
+                 f"{flaky}\n{oracle.output_tail[-3000:]}")
         return oracle
 
     def status(self, oracle: OracleResult, inst: Installer) -> str:
@@ -267,16 +364,17 @@ class RepoBuild:
                 break
         return oracle, status, failed
 
-    def finish(self, env: Environment, image: ImagePlan | None, script: list[str], status: str) -> str | None:
+    def finish(self, env: Environment, image: ImagePlan | None, script: list[str], status: str,
+               eval_script: EvalScript | None = None) -> str | None:
         """The image of record (docker), committed from the environment the build ran in."""
         if image is None:
             return None
-        return finish_docker(env, image, script, self.files.dockerfile, status)
+        return finish_docker(env, image, script, self.files, status, eval_script)
 
     # ------------------------------------------------------------------ C
     def build_c(self, plan: InstallPlan, cb: CBuild) -> BuildResult:
         env, image = self.env_factory(plan)
-        inst = Installer(env, self.files.install_log, self.deadline)
+        inst = Installer(env, self.files.install_log, self.deadline, secrets=self.secrets)
         try:
             inst.log(f"# C repository: {cb.system} build")
             oracle = run_c_oracle(env, cb, inst.run, self.opts.test_timeout)

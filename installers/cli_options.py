@@ -10,7 +10,7 @@ import click
 from installers.images import RELEASES
 from installers.options import BuildOptions
 from r2e.errors import R2EUsageError
-from r2e.llm.options import config_from_options, llm_options
+from r2e.llm.options import allow_unisolated_option, config_from_options, llm_options
 
 
 def build_options(backend, python, timeout_per_task, test_timeout, min_pass_ratio, no_repairs, no_llm, model,
@@ -83,7 +83,7 @@ def common_build_options(fn):
     split = next(i for i, opt in enumerate(opts) if opt is no_llm) + 1
     for opt in reversed(opts[split:]):
         fn = opt(fn)
-    fn = llm_options(fn)
+    fn = allow_unisolated_option(llm_options(fn))
     for opt in reversed(opts[:split]):
         fn = opt(fn)
     return fn

@@ -2,9 +2,11 @@
 
 Containers run `sleep <lifetime>` (forgotten ones exit), carry the `r2e` label and an expiry
 time (`sweep` removes them), have memory/CPU/pids limits, never run privileged, and mount
-nothing from the host except read-only inputs (the host's CA bundle, when the host reaches the
-package index through a TLS-inspecting proxy). Each `execute` is a fresh `bash -lc` under
-`timeout`, which kills the whole process group.
+nothing from the host. The host's CA bundle (when the host reaches the package index through a
+TLS-inspecting proxy) is copied in, not mounted, and removed before a commit: an image of record
+starts with a plain `docker run IMAGE` (a mounted file would leave a VOLUME over an existing file,
+which docker refuses). Each `execute` is a fresh `bash -lc` under `timeout`, which kills the whole
+process group.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from installers.images import LABEL
 
 WORKDIR = "/testbed"
 CA_PATH = "/etc/r2e/ca-bundle.crt"
+SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"  # Debian's bundle (the ca-certificates package of every base)
+CA_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
 DEFAULT_LIFETIME = 4 * 3600
 KILL_GRACE = 5
 _LIVE: set["DockerEnvironment"] = set()  # open environments of this process, closed on Ctrl-C
@@ -75,22 +79,27 @@ class DockerEnvironment(Environment):
                        "UV_LINK_MODE": "copy", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                        "VIRTUAL_ENV": self.venv,
                        "PATH": f"{self.venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-        volumes = {}
+        self.ca = ca
         if ca:
-            volumes[ca] = {"bind": CA_PATH, "mode": "ro"}
-            environment.update(SSL_CERT_FILE=CA_PATH, PIP_CERT=CA_PATH, REQUESTS_CA_BUNDLE=CA_PATH)
+            environment.update(dict.fromkeys(CA_VARIABLES, CA_PATH))
         safe = "".join(c if c.isalnum() or c in "_.-" else "-" for c in name_hint)[:40]
         self.container = self.client.containers.run(
             image, ["sleep", str(int(lifetime))], detach=True, name=f"r2e-{safe}-{uuid.uuid4().hex[:8]}",
             labels={**(labels or {}), LABEL: "1", "r2e.expires": str(int(time.time() + lifetime))},
-            working_dir="/", environment=environment, volumes=volumes,
+            working_dir="/", environment=environment,
             mem_limit=mem_limit, nano_cpus=int(cpus * 1e9), pids_limit=pids_limit,
             privileged=False, cap_drop=["NET_RAW", "SYS_ADMIN"], security_opt=["no-new-privileges"],
             **({} if network else {"network_mode": "none"}),
         )
         with _LIVE_LOCK:
             _LIVE.add(self)
-        self.execute(f"mkdir -p {workdir}", cwd="/")
+        try:
+            self.execute(f"mkdir -p {workdir}", cwd="/")
+            if ca:
+                self.copy_to(Path(ca), CA_PATH)
+        except BaseException:
+            self.close()
+            raise
 
     def execute(self, command: str, cwd: str | None = None, timeout: float | None = None,
                 env: dict[str, str] | None = None) -> ExecResult:
@@ -143,11 +152,16 @@ class DockerEnvironment(Environment):
                         target.write_bytes(fh.read())
 
     def commit(self, repository: str, tag: str, changes: list[str] | None = None) -> str:
-        image = self.container.commit(repository=repository, tag=tag, changes=changes or [
-            f"WORKDIR {self.workdir}", f"ENV VIRTUAL_ENV={self.venv}",
-            f"ENV PATH={self.venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            f"LABEL {LABEL}=repo", 'CMD ["bash"]',
-        ])
+        """Save the container as an image that a plain `docker run IMAGE` starts: docker commit copies
+        the container's config, so the expiry label and the CA variables are overwritten here (the
+        host's CA bundle is removed first: it was an input of this run, not part of the image)."""
+        defaults = [f"WORKDIR {self.workdir}", f"ENV VIRTUAL_ENV={self.venv}",
+                    f"ENV PATH={self.venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    f"LABEL {LABEL}=repo", f'LABEL {LABEL}.expires=""', 'CMD ["bash"]']
+        if self.ca:
+            self.execute(f"rm -f {CA_PATH}", cwd="/", timeout=60)
+            defaults += [f"ENV {var}={SYSTEM_CA}" for var in CA_VARIABLES]
+        image = self.container.commit(repository=repository, tag=tag, changes=changes or defaults)
         return image.id
 
     def close(self) -> None:
@@ -178,12 +192,17 @@ def close_all() -> None:
 
 
 def sweep(client, *, all_containers: bool = False) -> int:
-    """Remove r2e containers that expired or exited (all of them with `all_containers`)."""
+    """Remove r2e containers that expired or exited (all of them with `all_containers`).
+
+    Only containers R2E started (label r2e=1): one a user starts from an image of record is theirs."""
     now = time.time()
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
+    for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
         try:
-            expires = float(c.labels.get("r2e.expires", "0") or 0)
+            try:
+                expires = float(c.labels.get("r2e.expires") or "inf")
+            except ValueError:
+                expires = float("inf")
             if all_containers or c.status != "running" or expires < now:
                 c.remove(force=True)
                 removed += 1

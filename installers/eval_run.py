@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import shlex
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from installers.environment import Environment
-from installers.eval_script import (EVAL_SCRIPT_PATH, KILL_GRACE, REPORT_PATH, SANDBOX_DIR, git_exclude_command,
-                                    render_eval_script, sandbox_source)
+from installers.eval_script import (EVAL_SCRIPT_PATH, KILL_GRACE, REPORT_PATH, SANDBOX_DIR, command_outputs,
+                                    git_exclude_command, render_eval_script, sandbox_source)
 from installers.local_env import LocalEnvironment
 from installers.test_results import TestRun, make_run, merge_rerun, read_report, result_marker
 
@@ -32,6 +33,7 @@ class EvalScript:
     test_command: str
     runner: str
     eval_timeout: float  # what a caller gives `execute` for one full run
+    excludes: tuple[str, ...] = ()  # report files the command writes in the repo: git-excluded with R2E's noise
 
 
 def install_eval_script(env: Environment, test_command: str, *, runner: str, per_test_timeout: float | None,
@@ -51,15 +53,25 @@ def install_eval_script(env: Environment, test_command: str, *, runner: str, per
         host_copy = Path(tmp) / "run_tests.sh"
         host_copy.write_text(text, encoding="utf-8")
         env.copy_to(host_copy, path)
-    env.execute(f"chmod +x {shlex.quote(path)}; {git_exclude_command(env.workdir, env.venv)}", cwd="/")
+    excludes = command_outputs(test_command)
+    env.execute(f"chmod +x {shlex.quote(path)}; {git_exclude_command(env.workdir, env.venv, excludes)}", cwd="/")
     return EvalScript(path=path, text=text, report_path=report, test_command=test_command, runner=runner,
-                      eval_timeout=float(suite_timeout) + KILL_GRACE + _OVERHEAD)
+                      eval_timeout=float(suite_timeout) + KILL_GRACE + _OVERHEAD, excludes=excludes)
 
 
-def run_eval_script(env: Environment, script: EvalScript, ids: tuple[str, ...] | list[str] = ()) -> TestRun:
-    """One run of the script (a subset when `ids` are given), judged from the report it leaves."""
+def run_eval_script(env: Environment, script: EvalScript, ids: tuple[str, ...] | list[str] = (), *,
+                    suite_timeout: float | None = None) -> TestRun:
+    """One run of the script (a subset when `ids` are given), judged from the report it leaves.
+
+    `suite_timeout` lowers the script's suite budget for this run (the script's own `timeout` then
+    ends the whole process tree, reporters flushed, which a killed shell cannot promise)."""
     command = " ".join(["bash", shlex.quote(script.path), *map(shlex.quote, ids)])
-    res = env.execute(command, timeout=script.eval_timeout)
+    budget = script.eval_timeout
+    extra = None
+    if suite_timeout is not None and suite_timeout + KILL_GRACE + _OVERHEAD < script.eval_timeout:
+        extra = {"R2E_SUITE_TIMEOUT": _whole_seconds(suite_timeout)}
+        budget = suite_timeout + KILL_GRACE + _OVERHEAD
+    res = env.execute(command, timeout=budget, env=extra)
     marker = result_marker(res.output) or {}
     report = {"tests": {}, "reasons": {}, "runner": script.runner, "complete": False}
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,16 +82,34 @@ def run_eval_script(env: Environment, script: EvalScript, ids: tuple[str, ...] |
             local = None
         if local is not None and local.exists():
             report = read_report(local, env.workdir if isinstance(env, LocalEnvironment) else None)
-    return make_run(report, exit_code=marker.get("exit_code", res.exit_code),
-                    timed_out=bool(marker.get("timed_out", res.timed_out)),
-                    duration=float(marker.get("duration", res.duration)), command=script.test_command,
-                    runner=script.runner)
+    run = make_run(report, exit_code=marker.get("exit_code", res.exit_code),
+                   timed_out=bool(marker.get("timed_out", res.timed_out)),
+                   duration=float(marker.get("duration", res.duration)), command=script.test_command,
+                   runner=script.runner)
+    return replace(run, output=res.output)
 
 
-def run_with_flaky_check(env: Environment, script: EvalScript, rerun_limit: int = RERUN_LIMIT) -> TestRun:
-    """The full suite, then its failures once more: those that pass now are flaky."""
-    first = run_eval_script(env, script)
+def run_with_flaky_check(env: Environment, script: EvalScript, rerun_limit: int = RERUN_LIMIT, *,
+                         deadline: float | None = None) -> TestRun:
+    """The full suite, then its failures once more: those that pass now are flaky.
+
+    `deadline` (time.monotonic()): both runs end by then, whatever the script's own budget."""
+    first = run_eval_script(env, script, suite_timeout=_left(deadline))
     again = first.failures()
     if not again or len(again) > rerun_limit or first.timed_out:
         return first
-    return merge_rerun(first, run_eval_script(env, script, again))
+    left = _left(deadline)
+    if left is not None and left <= 1:
+        return first
+    return merge_rerun(first, run_eval_script(env, script, again, suite_timeout=left))
+
+
+def _left(deadline: float | None) -> float | None:
+    """Suite budget left before `deadline`, keeping room for the kill grace and the script's overhead."""
+    if deadline is None:
+        return None
+    return max(1.0, deadline - time.monotonic() - KILL_GRACE - 5)
+
+
+def _whole_seconds(value: float) -> str:
+    return str(max(1, int(value)))

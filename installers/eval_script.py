@@ -2,7 +2,8 @@
 
 It runs the maintainers' test command in the repo's venv with R2E's reporters attached, takes optional
 test ids to run a subset, writes the per-test map to a known path, ends with one machine-readable
-line (RESULT_MARKER + JSON) and exits with the test command's own exit code. The same text serves
+line (RESULT_MARKER + JSON) and exits with the test command's own exit code. The environment
+variable R2E_SUITE_TIMEOUT, when set, replaces the suite budget for one run. The same text serves
 the local backend with its workdir, venv and reporter folder substituted.
 """
 
@@ -76,8 +77,10 @@ def render_eval_script(test_command: str, *, runner: str, workdir: str = "/testb
         "  printf '%s\\n' \"$@\" > \"$R2E_TEST_IDS\"",
         "fi",
         "r2e_start=$(date +%s.%N)",
-        f"# the whole-suite budget: SIGTERM lets the reporters write what they have, SIGKILL {KILL_GRACE} s later",
-        f"timeout -k {KILL_GRACE} {_seconds(suite_timeout)} bash -c {q(command)}",
+        f"# the whole-suite budget: SIGTERM lets the reporters write what they have, SIGKILL {KILL_GRACE} s later;",
+        "# R2E_SUITE_TIMEOUT lowers it for one run. --foreground keeps the tests in the caller's process group,",
+        "# so a caller that kills its command's group (timeout, Ctrl-C) ends them too.",
+        f'timeout --foreground -k {KILL_GRACE} "${{R2E_SUITE_TIMEOUT:-{_seconds(suite_timeout)}}}" bash -c {q(command)}',
         "r2e_exit=$?",
         "r2e_end=$(date +%s.%N)",
         "r2e_timed_out=false",
@@ -141,13 +144,47 @@ def git_exclude_lines(venv_relative: str | None = None) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def git_exclude_command(workdir: str = "/testbed", venv: str | None = None) -> str:
-    """Bash that appends the missing exclude lines to the repo's .git/info/exclude (idempotent)."""
+# Options by which a test command writes report files into the repository (pytest, pytest-cov, pytest-html).
+_OUTPUT_OPTIONS = ("--junitxml", "--junit-xml", "--html", "--report-log", "--json-report-file", "--result-log")
+_COV_REPORT = re.compile(r"^(?:xml|html|json|lcov|annotate):(.+)$")
+
+
+def command_outputs(test_command: str) -> tuple[str, ...]:
+    """Files the test command itself writes in the repo (`--junitxml=report.xml`, `--cov-report=xml:cov.xml`):
+    anchored exclude lines, so an eval leaves `git status` clean. Paths outside the repo are left alone."""
+    try:
+        words = shlex.split(test_command)
+    except ValueError:
+        return ()
+    found = []
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if not eq and i + 1 < len(words):
+            value = words[i + 1]
+        if name in _OUTPUT_OPTIONS and value:
+            found.append(value)
+        elif name == "--cov-report" and value:
+            m = _COV_REPORT.match(value)
+            if m:
+                found.append(m.group(1))
+    out = []
+    for path in found:
+        norm = os.path.normpath(path)  # ./cov.xml -> cov.xml
+        if not os.path.isabs(norm) and not norm.startswith("..") and "$" not in norm and norm != ".":
+            out.append("/" + norm)
+    return tuple(dict.fromkeys(out))
+
+
+def git_exclude_command(workdir: str = "/testbed", venv: str | None = None, extra: tuple[str, ...] = ()) -> str:
+    """Bash that appends the missing exclude lines to the repo's .git/info/exclude (idempotent).
+
+    `extra`: more lines, such as the report files the test command writes (`command_outputs`)."""
     venv_relative = None
     if venv and os.path.normpath(venv).startswith(os.path.normpath(workdir) + os.sep):
         venv_relative = os.path.relpath(venv, workdir)
     exclude = f"{workdir}/.git/info/exclude"
-    patterns = " ".join(shlex.quote(p) for p in git_exclude_lines(venv_relative))
+    lines = git_exclude_lines(venv_relative)
+    patterns = " ".join(shlex.quote(p) for p in (*lines, *(e for e in extra if e not in lines)))
     return (f"if [ -d {shlex.quote(workdir + '/.git')} ]; then mkdir -p {shlex.quote(workdir + '/.git/info')}"
             f" && touch {shlex.quote(exclude)} && for p in {patterns}; do"
             f" grep -qxF -- \"$p\" {shlex.quote(exclude)} || printf '%s\\n' \"$p\" >> {shlex.quote(exclude)};"

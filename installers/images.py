@@ -22,10 +22,11 @@ from r2e.errors import R2EError, R2EUsageError
 # Debian release carrying each Python as its python3.
 RELEASES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 MIRROR = "http://deb.debian.org/debian"
-MINIMAL_PACKAGES = ["python3", "python3-venv", "ca-certificates"]
+# git: agents and graders diff /testbed, and task images apply patches with it
+MINIMAL_PACKAGES = ["python3", "python3-venv", "ca-certificates", "git"]
 # What repo installs usually need: compilers and headers for sdists, git for VCS pins.
 FULL_PACKAGES = MINIMAL_PACKAGES + [
-    "python3-dev", "build-essential", "git", "pkg-config", "cmake", "make", "procps",
+    "python3-dev", "build-essential", "pkg-config", "cmake", "make", "procps",
 ]
 LABEL = "r2e"  # every image and container the toolkit makes carries this label key
 REPO_IMAGE_PREFIX = "r2e-repo"
@@ -51,7 +52,7 @@ class BaseSpec:
 
     @property
     def name(self) -> str:
-        flavour = "-min" if self.minimal else ""
+        flavour = "-slim" if self.minimal else ""  # "-min" images, without git, are never reused
         return f"r2e-base:py{self.python}{flavour}"
 
 

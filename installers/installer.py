@@ -16,6 +16,7 @@ from typing import Callable
 from installers.environment import Environment, ExecResult
 from installers.plan import InstallPlan
 from r2e.fsio import atomic_write_text
+from r2e.llm.redact import scrub
 
 INSTALL_TIMEOUT = 900
 WHEELHOUSE_PATH = "/wheelhouse"  # docker: where host-fetched wheels are copied for --no-index installs
@@ -48,7 +49,9 @@ def pip_command(env: Environment, wheelhouse: bool = False) -> str:
 class Installer:
     """Runs and records commands in one environment, within the task's deadline."""
 
-    def __init__(self, env: Environment, log_path: Path, deadline: float, keep_log: bool = False):
+    def __init__(self, env: Environment, log_path: Path, deadline: float, keep_log: bool = False,
+                 secrets: tuple[str, ...] = ()):
+        self.secrets = secrets  # the model's key and URL credentials: never in install.log
         self.env, self.log_path, self.deadline = env, log_path, deadline
         self.steps: list[Step] = []
         self._log: list[str] = [log_path.read_text(encoding="utf-8")] if keep_log and log_path.exists() else []
@@ -70,7 +73,7 @@ class Installer:
         return res
 
     def log(self, text: str) -> None:
-        self._log.append(text.rstrip() + "\n")
+        self._log.append(scrub(text, self.secrets).rstrip() + "\n")
         atomic_write_text(self.log_path, "".join(self._log))
 
     def script(self, plan: InstallPlan) -> list[str]:

@@ -11,7 +11,8 @@ class BuildOptions:
     backend: str = "docker"  # docker | local
     python: str | None = None  # force a version
     timeout_per_task: float = 1800
-    test_timeout: float = 900
+    test_timeout: float = 900  # the whole test suite's budget (the eval script's)
+    per_test_timeout: float | None = 300  # one test's budget, injected by R2E's reporters (None: no limit)
     min_pass_ratio: float = 0.95
     rules: bool = True  # rule-based repairs
     llm: object | None = None  # an r2e.llm.LLMConfig, or None

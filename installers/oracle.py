@@ -1,19 +1,21 @@
 """The installation oracle: (1) import every top-level module of the repo, (2) run its own tests.
 
-pass ratio = passed / (passed + failed + errors), counted from pytest's JUnit XML (the real exit
-code is kept too, so output that merely prints "passed" is not believed). Success = pass ratio
->= min_pass_ratio with at least one test run.
+The tests run through the eval script of record (the maintainers' own command, R2E's reporters
+attached): pass ratio = passed / (passed + failed + errors), all counted from the per-test map,
+flaky tests left out (the command's real exit code is kept too). Success = pass ratio >=
+min_pass_ratio with at least one test run.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tempfile
-import xml.etree.ElementTree as ET
-from pathlib import Path
+import time
 
 from installers.environment import Environment
+from installers.eval_run import EvalScript, run_with_flaky_check
+from installers.sandbox.r2e_report_io import SKIPPED, XFAIL
+from installers.test_results import TestRun
 from r2e.stage_records import OracleResult
 
 IMPORT_SCRIPT = r"""
@@ -29,7 +31,6 @@ for name in sys.argv[1:]:
                      "trace": traceback.format_exc()[-2000:]}
 print("R2E-IMPORTS " + json.dumps(out))
 """
-JUNIT_NAME = ".r2e-junit.xml"  # inside the repo's venv: unique per build, also for parallel local builds
 _MISSING = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
 
 
@@ -92,45 +93,26 @@ def check_imports(env: Environment, modules: list[str], timeout: float = 300) ->
     return False, {"*": {"type": kind, "message": res.output[-500:], "module": None, "trace": res.output[-2000:]}}
 
 
-def junit_path(env: Environment) -> str:
-    return f"{env.venv}/{JUNIT_NAME}"
-
-
-def run_tests(env: Environment, timeout: float = 900) -> dict:
-    junit = junit_path(env)
-    env.execute(f"rm -f {junit}", cwd="/")
-    cmd = (f"{env.python} -m pytest -q -rN --no-header -p no:cacheprovider -o addopts='' "
-           f"--junitxml={junit} --continue-on-collection-errors")
-    res = env.execute(cmd, timeout=timeout)
-    counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "pytest_exit": res.exit_code,
-              "timed_out": res.timed_out, "output_tail": res.output[-6000:], "tests_run": False}
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / "junit.xml"
-        try:
-            env.copy_from(junit, local)
-            counts.update(parse_junit(local.read_text(encoding="utf-8", errors="replace")))
-            counts["tests_run"] = True
-        except Exception:
-            pass
-    return counts
-
-
-def parse_junit(xml_text: str) -> dict:
-    root = ET.fromstring(xml_text)
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    tests = failures = errors = skipped = 0
-    for s in suites:
-        tests += int(s.get("tests", 0))
-        failures += int(s.get("failures", 0))
-        errors += int(s.get("errors", 0))
-        skipped += int(s.get("skipped", 0))
-    return {"passed": max(0, tests - failures - errors - skipped), "failed": failures, "errors": errors,
-            "skipped": skipped}
-
-
-def run_oracle(env: Environment, modules: list[str], *, has_tests: bool = True, test_timeout: float = 900) -> OracleResult:
-    imports_ok, import_errors = check_imports(env, modules)
-    if not has_tests:
+def oracle_result(imports_ok: bool, import_errors: dict, run: TestRun | None) -> OracleResult:
+    """The oracle's counts, all read from the per-test map (flaky tests left out of the ratio)."""
+    if run is None:
         return OracleResult(imports_ok=imports_ok, import_errors=import_errors)
-    counts = run_tests(env, timeout=test_timeout)
-    return OracleResult(imports_ok=imports_ok, import_errors=import_errors, **counts).with_ratio()
+    counts = run.counts
+    return OracleResult(imports_ok=imports_ok, import_errors=import_errors, tests_run=bool(run.tests),
+                        passed=run.passed, failed=run.failed, errors=run.errors,
+                        skipped=counts[SKIPPED] + counts[XFAIL], pass_ratio=run.pass_ratio,
+                        pytest_exit=run.exit_code, timed_out=run.timed_out, output_tail=run.output[-6000:])
+
+
+def run_oracle(env: Environment, modules: list[str], script: EvalScript | None, *,
+               timeout: float | None = None) -> tuple[OracleResult, TestRun | None]:
+    """Import check, then the eval script of record (failures run again: flaky ones found).
+
+    `script` None: the repo has no tests to run. `timeout` (seconds) caps both runs below the
+    script's own budget when the task has less time left."""
+    imports_ok, import_errors = check_imports(env, modules)
+    if script is None:
+        return oracle_result(imports_ok, import_errors, None), None
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    run = run_with_flaky_check(env, script, deadline=deadline)
+    return oracle_result(imports_ok, import_errors, run), run

@@ -36,6 +36,7 @@ class TestRun:
     flaky: tuple[str, ...] = ()  # failed, then passed when run again: out of the pass ratio
     reasons: dict[str, str] = field(default_factory=dict)  # test id -> timeout | collection | killed | ...
     complete: bool = True  # False: the report was left by a session that did not finish
+    output: str = field(default="", compare=False, repr=False)  # the command's output: for logs, not saved
 
     @property
     def counts(self) -> dict[str, int]:

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "carve": "r2e.commands.carve_cmd:carve",
     "agent": "r2e.commands.agent_cmd:agent",
     "normalize": "r2e.commands.normalize_cmd:normalize",
+    "scripted-model": "r2e.commands.scripted_model_cmd:scripted_model",
     "tasks": "r2e.commands.tasks_cmd:tasks",
 }
 

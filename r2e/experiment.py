@@ -114,6 +114,14 @@ class BuildFiles:
         return self.dir / "Dockerfile"
 
     @property
+    def run_tests(self) -> Path:  # the eval script of record (in the image: /run_tests.sh)
+        return self.dir / "run_tests.sh"
+
+    @property
+    def sandbox(self) -> Path:  # docker: the reporters the Dockerfile copies to /opt/r2e/sandbox
+        return self.dir / "sandbox"
+
+    @property
     def repairs(self) -> Path:  # the LLM repair transcript
         return self.dir / "repairs.json"
 

@@ -193,11 +193,26 @@ class BuildResult:
     workdir: str | None = None
     failed_requirements: tuple[str, ...] = ()
     repair_steps: tuple[dict, ...] = ()
+    # The environment of record's tests: what later stages run and read (absent from older results).
+    test_command: dict = field(default_factory=dict)  # the discovered command: command, source, reason, runner...
+    eval_script: str | None = None  # the text of /run_tests.sh (or its local equivalent)
+    eval_script_path: str | None = None  # where it sits inside the environment
+    eval_timeout: float | None = None  # what a caller gives one full run of the eval script
+    test_run: dict | None = None  # the per-test map and its run: tests (id -> status), flaky, reasons, ...
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def usable(self) -> bool:
         return self.status in USABLE_STATUSES
+
+    @property
+    def tests(self) -> dict[str, str]:
+        """The per-test map of the build's last test run: test id -> PASSED | FAILED | ERROR | SKIPPED | XFAIL."""
+        return dict((self.test_run or {}).get("tests") or {})
+
+    @property
+    def flaky(self) -> tuple[str, ...]:
+        return tuple((self.test_run or {}).get("flaky") or ())
 
     @property
     def pass_ratio(self) -> float | None:
@@ -213,6 +228,10 @@ class BuildResult:
             values[key] = tuple(values.get(key) or ())
         values["plan"] = dict(values.get("plan") or {})
         values["language"] = values.get("language") or "python"
+        values["test_command"] = dict(values.get("test_command") or {})
+        for key in ("test_command", "test_run"):
+            if values.get(key) is not None and not isinstance(values[key], dict):
+                raise RecordError(f"build result: {key} is {type(values[key]).__name__}, not an object")
         return cls(**values, extra=extra)
 
     def to_dict(self) -> dict:

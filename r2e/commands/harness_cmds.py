@@ -8,7 +8,7 @@ import click
 
 from r2e.errors import R2EError, R2EUsageError
 from r2e.experiment import Experiment
-from r2e.llm.options import config_from_options, llm_options
+from r2e.llm.options import allow_unisolated_option, config_from_options, llm_options
 from r2e.workspace import Workspace
 
 
@@ -145,7 +145,7 @@ def execute(ws: Workspace, exp, repos, ids, jobs, backend, timeout_per_task, tim
 @click.option("--overwrite", is_flag=True, help="Regenerate functions that already have a test.")
 @click.pass_obj
 def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, max_tokens, llm_timeout, llm_max_failures,
-             allow_unisolated_local, no_cache, n, temperature, save_chat, jobs, overwrite):
+             no_cache, n, temperature, save_chat, jobs, overwrite):
     """Generate an equivalence test per function (tests/<function>/test.py), with token usage."""
     from r2e.fsio import atomic_write_json, atomic_write_text
     from r2e.llm import LLMAuthError
@@ -200,6 +200,7 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, max_tok
               help="Branch coverage a valid suite needs to be done.")
 @click.option("--resume", is_flag=True, help="Continue from genexec.json: done functions stay done, K more rounds.")
 @_llm_options
+@allow_unisolated_option
 @_exec_options
 @click.option("--recarve", is_flag=True, help="Run the repo's test suite again to carve samples, even if carved.")
 @click.option("--carved-examples", is_flag=True,

@@ -36,11 +36,7 @@ POSITIVE_INT = _Positive(int)
 
 
 def llm_options(fn):
-    """--model --base-url --max-tokens --llm-timeout --llm-max-failures --allow-unisolated-local
-    (applied bottom-up, shown in this order)."""
-    fn = click.option("--allow-unisolated-local", is_flag=True,
-                      help="With --backend local and no sandbox (bubblewrap) on this host, still let the model's "
-                           "commands and tests run here, where they could read your environment.")(fn)
+    """--model --base-url --max-tokens --llm-timeout --llm-max-failures (applied bottom-up, shown in this order)."""
     fn = click.option("--llm-max-failures", type=click.IntRange(min=0), default=None,
                       help="Failed LLM calls in a row after which no more are made this run (0: never stop) "
                            "[default: 3].")(fn)
@@ -54,6 +50,14 @@ def llm_options(fn):
                       help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, OpenRouter...) "
                            "[default: $OPENAI_BASE_URL].")(fn)
     fn = click.option("--model", default=None, help="Model name [default: $R2E_MODEL]. Key from $OPENAI_API_KEY.")(fn)
+    return fn
+
+
+def allow_unisolated_option(fn):
+    """--allow-unisolated-local, for commands whose model-driven work can run on this host."""
+    fn = click.option("--allow-unisolated-local", is_flag=True,
+                      help="With --backend local and no sandbox (bubblewrap) on this host, still let the model's "
+                           "commands and tests run here, where they could read your environment.")(fn)
     return fn
 
 

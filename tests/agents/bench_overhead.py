@@ -25,7 +25,7 @@ def main() -> None:
     from tests.agents.task_images import build_task_image
 
     client = docker.from_env()
-    image = build_task_image(client, "r2e-base:py3.11-min", Path(tempfile.mkdtemp()))
+    image = build_task_image(client, "r2e-base:py3.11-slim", Path(tempfile.mkdtemp()))
     inst = normalise(image.task("calc-bench"))
     envs = EnvFactory("docker", client=client)
     starts = []

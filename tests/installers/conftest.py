@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def docker_base(docker_client) -> str:
-    """r2e-base:py3.11-min (python3 + venv + uv, no compilers): ~45 s to build the first time."""
+    """r2e-base:py3.11-slim (python3 + venv + uv + git, no compilers): ~45 s to build the first time."""
     from installers.images import BaseSpec, image_exists
 
     spec = BaseSpec("3.11", minimal=True)

@@ -144,3 +144,51 @@ def test_environment_of_record_from_a_docker_result(docker_client, docker_base, 
             assert out.output.strip() == "42" and env.workdir == "/testbed"
     finally:
         docker_client.images.remove(result.image, force=True)
+
+
+def test_image_of_record_runs_its_eval_script_with_a_plain_docker_run(docker_client, docker_base, tmp_path):
+    """The maintainers' command (project addopts kept, its plugin installed) is /run_tests.sh in an image
+    that `docker run --rm IMAGE` starts as is; after an eval, /testbed's git status is clean."""
+    import io
+    import subprocess
+    import tarfile
+
+    from installers.test_results import result_marker
+    from tests.installers.test_eval_build import STRESS
+
+    repo = tmp_path / "stressy"
+    make_git_repo(repo, STRESS)
+    opts = BuildOptions(backend="docker", base_minimal=True, timeout_per_task=600, docker_client=docker_client,
+                        commit="eval-of-record")
+    exp = experiment(tmp_path)
+    files = exp.build_files("fx__eor")
+    result = build_repo("fx__eor", repo, exp, opts)
+    try:
+        assert result.status == "success", (result.failure, files.install_log.read_text()[-3000:])
+        assert result.tests == {"tests/test_stressy.py::test_add": "PASSED"}
+        assert result.eval_script_path == "/run_tests.sh" and files.run_tests.read_text() == result.eval_script
+        config = docker_client.images.get(result.image).attrs["Config"]
+        assert not config.get("Volumes") and not config["Labels"].get("r2e.expires")
+        dockerfile = files.dockerfile.read_text()
+        assert "COPY .r2e/run_tests.sh /run_tests.sh" in dockerfile and "/.git/info/exclude" in dockerfile
+        assert (files.sandbox / "r2e_pytest_report.py").is_file()
+
+        plain = subprocess.run(["docker", "run", "--rm", result.image, "bash", "-lc", "cd /testbed && bash /run_tests.sh"],
+                               capture_output=True, text=True, timeout=300)
+        assert plain.returncode == 0, plain.stdout[-3000:] + plain.stderr[-3000:]
+        assert result_marker(plain.stdout)["report_written"] is True and "1 passed, 1 deselected" in plain.stdout
+
+        # The minimal base has no git: /testbed after an eval is streamed out and read by the host's git.
+        after = subprocess.run(["docker", "run", "--rm", result.image, "bash", "-lc",
+                                "cd /testbed && bash /run_tests.sh >/dev/null 2>&1; sync; tar -C /testbed -cf - . || true"],
+                               capture_output=True, timeout=300)
+        assert after.returncode == 0 and after.stdout, after.stderr[-3000:]  # (tar may warn of overlayfs mtimes)
+        with tarfile.open(fileobj=io.BytesIO(after.stdout)) as tar:
+            tar.extractall(tmp_path / "after")
+        assert (tmp_path / "after" / ".venv").is_dir()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path / "after",
+                                capture_output=True, text=True, check=True)
+        assert status.stdout == ""
+    finally:
+        if result.image:
+            docker_client.images.remove(result.image, force=True)

@@ -74,7 +74,7 @@ def test_transferred_entries_are_normalised_and_recorded(batch, docker_client):
             if key not in ("FAIL_TO_PASS", "PASS_TO_PASS", "dockerfile", "eval_script"):
                 assert entry[key] == value, key
         assert docker_client.images.get(entry["docker_image"])
-        assert entry["dockerfile"].startswith("FROM r2e-base:py3.11-min\n")  # the unpullable FROM, substituted
+        assert entry["dockerfile"].startswith("FROM r2e-base:py3.11-slim\n")  # the unpullable FROM, substituted
         assert UNPULLABLE not in entry["dockerfile"] and "git clone" not in entry["dockerfile"]
         assert any(f"FROM {UNPULLABLE} cannot be pulled" in n for n in entry["normalisations"])
         assert any("replaced by COPY of the local copy" in n for n in entry["normalisations"])

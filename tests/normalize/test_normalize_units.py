@@ -38,11 +38,11 @@ def test_unreadable_input_is_one_line(tmp_path, text, message):
 
 
 def test_base_rule_maps_python_and_distributions_to_the_nearest_local_base():
-    assert df.base_candidates("python:3.11-slim")[:2] == ["r2e-base:py3.11-min", "r2e-base:py3.11"]
+    assert df.base_candidates("python:3.11-slim")[:2] == ["r2e-base:py3.11-slim", "r2e-base:py3.11"]
     assert df.base_candidates("python:3.10")[0] == "r2e-base:py3.11"
     assert df.base_candidates("docker.io/library/python:3.8-bullseye")[0] == "r2e-base:py3.9"
     assert df.base_candidates("ubuntu:24.04")[0] == "r2e-base:py3.13"
-    assert df.base_candidates("debian:bullseye-slim")[0] == "r2e-base:py3.9-min"
+    assert df.base_candidates("debian:bullseye-slim")[0] == "r2e-base:py3.9-slim"
     assert df.base_candidates("continuumio/miniconda3")[0] == "r2e-base:py3.11"
 
 
@@ -131,20 +131,20 @@ def test_model_edits_keep_the_deterministic_fixes(tmp_path):
 
     class _Here(_NoImages):
         def available(self, name, pull=True):
-            return name == "r2e-base:py3.11-min"
+            return name == "r2e-base:py3.11-slim"
 
-    inst = Instance("o__a-1", "o/a", "abc", "FROM r2e-base:py3.11-min\n", None, "cd /testbed/pkg && pytest",
+    inst = Instance("o__a-1", "o/a", "abc", "FROM r2e-base:py3.11-slim\n", None, "cd /testbed/pkg && pytest",
                     raw={"instance_id": "o__a-1"})
     norm = Normalizer(inst, Settings(output=tmp_path), _Here(), Counter())
     norm.work = tmp_path
-    edited = "FROM r2e-base:py3.11-min\nCOPY r2e-repo/ /testbed/pkg/\nRUN echo model\n"
+    edited = "FROM r2e-base:py3.11-slim\nCOPY r2e-repo/ /testbed/pkg/\nRUN echo model\n"
     state = norm._prepare(edited, inst.eval_script, [], tmp_path)
     assert state.moves and state.eval_script == "cd /testbed && pytest"  # the copy's place is seen in the edit
     again = norm._apply_edit(state, ("eval_script", "cd /testbed && pytest -x\n"), 1)
     assert again.dockerfile == state.dockerfile and again.moves == state.moves
     redo = norm._apply_edit(state, ("dockerfile", state.dockerfile.replace("RUN echo model", "RUN echo fixed")), 2)
     assert redo.dockerfile.count(df.TAIL_MARK) == 1 and "RUN echo fixed" in redo.dockerfile
-    at_testbed = norm._prepare("FROM r2e-base:py3.11-min\nCOPY r2e-repo/ /testbed/\n", "pytest", [], tmp_path)
+    at_testbed = norm._prepare("FROM r2e-base:py3.11-slim\nCOPY r2e-repo/ /testbed/\n", "pytest", [], tmp_path)
     assert at_testbed.moves == []
 
 

@@ -6,12 +6,14 @@ and `r2e graph` handle it through `r2e.analysis.driver` like Python: `FunctionRe
 CExtractOptions) -> (records, stats)` is the same path restricted to C (tests, benchmarks).
 
 Modules, one job each:
+  cxx.py       C++ in a .h/.c file (classes, templates, C++-only headers): kept out of the C index
   index.py     tree-sitter-c index of one file (units under their #if conditions); query r2e/queries/c.scm
   masking.py   decoration macros (ZEXPORT, `local`, OF((..)), ZSTD_DEPRECATED(..), __attribute__) hidden
                from the parser; top-level macro invocations (`BROTLI_MIN_MAX(size_t)`) found
   expand.py    a small macro expander: the names an invocation or an X-macro list defines
   templates.py headers included as templates (`#define HASHER() H2` + `#include "x_inc.h"`), instantiated
   includes.py  include directories (compile_commands.json or guessed) and `#include` resolution
+  sysnames.py  the names a file's system headers declare, from the compiler (`write` is <unistd.h>'s)
   repo.py      symbol tables with static scoping, visibility through includes, call graph (networkx)
   slicer.py    the slice: a self-contained translation unit, within a token budget
   adapter.py   the seam adapter: CUnit <-> Unit, macro table + include dirs prepared per repository

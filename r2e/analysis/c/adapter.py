@@ -18,7 +18,7 @@ from r2e.analysis.records import FUNCTION, FileIndex, FunctionFacts, SourceFile,
 from r2e.analysis.slicing import Slice
 from r2e.analysis.tokens import METHOD as TOKEN_METHOD
 
-ADAPTER_SCHEMA = 1  # bump when the CUnit <-> Unit conversion changes
+ADAPTER_SCHEMA = 2  # bump when the CUnit <-> Unit conversion (or what a file indexes to here) changes
 TEST_PATH = re.compile(r"(^|/)(tests?|testing|unittests?)/|(^|/)tests?\.c$|(^|/)test_[^/]*\.c$|_tests?\.c$|(^|/)fuzz/")
 C_FIELDS = "c"  # key in Unit.info holding the CUnit fields the generic Unit has no place for
 _UNIT_FIELDS = {f.name for f in fields(Unit)}
@@ -72,21 +72,27 @@ class CResolver:
     """The seam's resolver over a `CRepo` (symbol tables with static scoping, include graph)."""
 
     def __init__(self, files: dict[str, SourceFile], prepared: CPrepared, indexer):
-        from r2e.analysis.c.includes import IncludeResolver
+        from r2e.analysis.c.includes import IncludeResolver, system_include_dirs
         from r2e.analysis.c.repo import CRepo
+        from r2e.analysis.c.sysnames import SystemNames
         from r2e.analysis.c.templates import instantiate
 
         self.units = {u.uid: u for sf in files.values() for u in sf.index.units}
         cfiles = {p: to_cfile_index(sf.index) for p, sf in files.items()}
         # templates need every file at once: instantiated here, after the (cached) per-file index
         blobs = {p: sf.text.encode("utf-8") for p, sf in files.items()}
-        self.template_counts = instantiate(cfiles, blobs, IncludeResolver(sorted(cfiles), prepared.include_dirs),
+        sys_dirs = system_include_dirs(prepared.include_dirs, prepared.include_dirs_from)
+        sysnames = SystemNames()
+        sysnames.prefetch({cu.info["target"] for fi in cfiles.values() for cu in fi.units
+                           if cu.kind == "include" and cu.info["system"]})
+        self.template_counts = instantiate(cfiles, blobs, IncludeResolver(sorted(cfiles), prepared.include_dirs, sys_dirs,
+                                                                          sysnames.has),
                                            indexer, prepared.masker)
         for fi in cfiles.values():
             for cu in fi.units:
                 if cu.uid not in self.units:
                     self.units[cu.uid] = to_unit(cu)
-        self.repo = CRepo(cfiles, prepared.include_dirs)
+        self.repo = CRepo(cfiles, prepared.include_dirs, sys_dirs, sysnames)
         self.include_dirs = prepared.include_dirs
         self.include_dirs_from = prepared.include_dirs_from
 
@@ -116,8 +122,9 @@ class CResolver:
         return self.repo.graph(repo_id)
 
     def counts(self) -> dict[str, int]:
-        n = self.repo.unresolved_includes
-        return {**({"unresolved_local_includes": n} if n else {}), **self.template_counts}
+        n, k = self.repo.unresolved_includes, self.repo.system_resolved
+        return {**({"unresolved_local_includes": n} if n else {}),
+                **({"names_left_to_system_headers": k} if k else {}), **self.template_counts}
 
 
 class CAdapter:
@@ -131,12 +138,14 @@ class CAdapter:
         self.cache_key = f"{self.indexer.cache_key}-a{ADAPTER_SCHEMA}-{TOKEN_METHOD}"
 
     def prepare(self, root: str, blobs: dict[str, bytes]) -> CPrepared:
+        from r2e.analysis.c.cxx import cplusplus_reason
         from r2e.analysis.c.includes import include_dirs
         from r2e.analysis.c.masking import MacroTable, Masker
 
         table = MacroTable()
         for path in sorted(blobs):
-            table.scan(blobs[path])
+            if not cplusplus_reason(blobs[path]):  # a C++ header's macros are no C file's
+                table.scan(blobs[path])
         masker = Masker(table)
         # the table's key covers what is hidden; which hidden names mean `static` is also parsed in
         h = hashlib.sha256(table.key().encode())
@@ -145,6 +154,13 @@ class CAdapter:
         return CPrepared(masker, h.hexdigest()[:12], dirs, source)
 
     def index_file(self, path: str, data: bytes, prepared: CPrepared) -> tuple[FileIndex, str]:
+        from r2e.analysis.c.cxx import cplusplus_reason
+
+        if cplusplus_reason(data):  # C++ in a .h/.c file: kept out of the C index, counted
+            text = data.decode("utf-8", "replace")
+            fi = CFileIndex(path=path, units=[], lines=text.count("\n") + (0 if text.endswith("\n") or not text else 1),
+                            tokens=0, stats={"cplusplus_files": 1})
+            return to_file_index(fi), text
         fi = self.indexer.index(path, data, prepared.masker)
         return to_file_index(fi), data.decode("utf-8", "replace")
 

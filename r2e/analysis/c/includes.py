@@ -4,8 +4,11 @@ Include directories come from `compile_commands.json` (its `-I`/`-iquote`/`-isys
 they lie inside the repository) or, without one, are guessed from the tree: the root, `include/`,
 `src/`, `lib/` and every folder that holds headers. A quoted include resolves relative to the
 including file first, then against those directories, then (last resort) to the only header of
-that name in the repository. System includes (`<...>`) resolve only when the header is in the repo
-(against the same directories); otherwise they stay include lines.
+that name in the repository. System includes (`<...>`) resolve only when the header is in the repo,
+against the system directories: all of compile_commands.json's, but of the guessed ones only the
+root, `include/`, `src/` ... (a `<poll.h>` is the system's even when `adapters/poll.h` exists),
+then, for a header the machine does not have, the other folders too; otherwise they stay include
+lines.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ def include_dirs(root: str | Path, paths: list[str]) -> tuple[list[str], str]:
     dirs += sorted(d for d in present if posixpath.basename(d) in GUESSED_DIRS[1:] and d not in dirs)
     dirs += [d for d in header_dirs if d not in dirs]
     return dirs, "guessed"
+
+
+def system_include_dirs(dirs: list[str], source: str) -> list[str]:
+    """The directories a `<...>` include searches in the repository: a guessed folder that merely
+    holds headers is searched for quoted includes only."""
+    if source == "compile_commands":
+        return list(dirs)
+    return [d for d in dirs if d == "" or posixpath.basename(d) in GUESSED_DIRS[1:]]
 
 
 def _from_compile_commands(root: Path, path: Path) -> list[str] | None:
@@ -80,19 +91,28 @@ def _from_compile_commands(root: Path, path: Path) -> list[str] | None:
 
 
 class IncludeResolver:
-    def __init__(self, paths: list[str], dirs: list[str]):
+    def __init__(self, paths: list[str], dirs: list[str], system_dirs: list[str] | None = None,
+                 machine_has=None):
         self.paths = set(paths)
         self.dirs = dirs
+        self.system_dirs = dirs if system_dirs is None else system_dirs
+        # `<jansson_config.h>`, which only a folder of the repository has: searched in all of them
+        self.machine_has = machine_has or (lambda header: False)
         self.by_base: dict[str, list[str]] = {}
         for p in paths:
             self.by_base.setdefault(posixpath.basename(p), []).append(p)
 
     def resolve(self, including: str, target: str, system: bool) -> str | None:
         cands = [] if system else [posixpath.normpath(posixpath.join(posixpath.dirname(including), target))]
-        cands += [posixpath.normpath(posixpath.join(d, target)) for d in self.dirs]
+        cands += [posixpath.normpath(posixpath.join(d, target)) for d in (self.system_dirs if system else self.dirs)]
         for c in cands:
             if c in self.paths and c != including:  # adapters/ae.h's `<ae.h>` is not itself
                 return c
+        if system and self.system_dirs != self.dirs and not self.machine_has(target):
+            for d in self.dirs:
+                c = posixpath.normpath(posixpath.join(d, target))
+                if c in self.paths and c != including:
+                    return c
         if not system:
             same = [p for p in self.by_base.get(posixpath.basename(target), ()) if p.endswith("/" + target) or p == target]
             if len(same) == 1:

@@ -20,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from r2e.analysis.languages import load_query
 from r2e.analysis.tokens import count_tokens
 
-SCHEMA = 1
+SCHEMA = 2
 IDENT = re.compile(r"[A-Za-z_]\w*")
 CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 COMMENT_TEXT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
@@ -205,6 +205,13 @@ class CIndexer:
         return defines, refs - set(defines)
 
 
+def _is_file_scope_decl(n, data: bytes) -> bool:
+    """A declaration that cannot be a statement: it has a storage class or qualifier first."""
+    first = n.children[0] if n.children else None
+    return first is not None and first.type in ("storage_class_specifier", "type_qualifier") \
+        and data[first.start_byte:first.end_byte] in (b"static", b"extern", b"const")
+
+
 def strip_comments(text: str) -> str:
     """C text without comments (a word in a comment is no macro call)."""
     return COMMENT_TEXT.sub(" ", text)
@@ -274,7 +281,10 @@ class _Pending:
         elif cname in ("reference.name", "reference.type"):
             self.names.add((n.start_byte, n.text.decode("utf-8", "replace")))
         elif cname in ("reference.struct", "reference.union", "reference.enum"):
-            self.tags.add((n.start_byte, cname.split(".")[1] + ":" + n.text.decode("utf-8", "replace")))
+            tag = n.text.decode("utf-8", "replace")
+            self.tags.add((n.start_byte, cname.split(".")[1] + ":" + tag))
+            if tag in macro_names:  # `struct UTIL_TYPE_stat` with `#define UTIL_TYPE_stat stat`
+                self.macro_idents.add(tag)
         elif cname == "reference.field":
             name = n.text.decode("utf-8", "replace")
             if name in macro_names:
@@ -565,7 +575,7 @@ class _Builder:
         u.info["_s"], u.info["_e"] = s, e
         self.units.append(u)
         if kind == "fproto":  # shares the function's byte range: refs are derived from it later
-            self.protos.append((u, self.pending[-1], e))
+            self.protos.append((u, info.pop("_of"), e))
         else:
             self.pending.append(_Pending(u, s, e, own))
             self.pending[-1].parent = self.enclosing
@@ -631,12 +641,14 @@ class _Builder:
             uid = f"{self.path}::{name}#L{n.start_point[0] + 1}"  # a variant under other #if conditions
             self.count("conditional_variants")
         static = self._is_static(n, decl.start_byte)
-        sig = " ".join(self.data[self._extend_start(n.start_byte):decl.end_byte].decode("utf-8", "replace").split())
+        # comments dropped: a `// ...` between the specifiers and the declarator would swallow the
+        # rest of the line once the signature is joined
+        sig = " ".join(strip_comments(self.data[self._extend_start(n.start_byte):decl.end_byte].decode("utf-8", "replace")).split())
         params = fd.child_by_field_name("parameters")
         kr = any(c.type == "declaration" for c in n.children)  # K&R parameter declarations
         if kr:
             self.count("kr_definitions")
-            proto = " ".join(self.data[self._extend_start(n.start_byte):params.start_byte].decode("utf-8", "replace").split()) + "();"
+            proto = " ".join(strip_comments(self.data[self._extend_start(n.start_byte):params.start_byte].decode("utf-8", "replace")).split()) + "();"
         else:
             proto = sig + ";"
         n_params = 0
@@ -655,14 +667,14 @@ class _Builder:
             return
         self.seen_functions.setdefault(name, tuple(conds))
         self.macros_only += 1  # macros have no scope: one defined inside a body serves the whole file
-        self.enclosing = self.pending[-1]  # the function's, just added
+        own = self.enclosing = self.pending[-1]  # the function's, just added (before its body's #defines)
         self.items(body.children, conds)
         self.enclosing = None
         self.macros_only -= 1
         u.static = static
         # the synthesized prototype: refs are those of the signature only
         p = self.add(n, "fproto", name, (name,), conds, own=(ident.start_byte,), end_node=decl if not kr else params,
-                     uid=f"{uid}#proto")
+                     uid=f"{uid}#proto", _of=own)
         if p is not None:
             p.text = proto
             p.static = static
@@ -699,9 +711,13 @@ class _Builder:
             return
         idents = [declarator_name(d) for d in decls]
         names = [_txt(self.data, i) for i in idents if i is not None]
-        if not names or self.in_error:  # statements of a broken function body look like globals
+        if not names:
             return
         start = self._extend_start(n.start_byte)
+        if self.in_error and not (self.data[start - 1:start] in (b"\n", b"") and _is_file_scope_decl(n, self.data)):
+            # statements of a broken function body look like globals; a `static const` at the
+            # start of a line, recovered out of an ERROR, is still one
+            return
         if start > 0 and self.data[start - 1:start] not in (b"\n", b"") and not conds:
             # indented at file scope: a stray statement of a mis-parsed body
             self.count("indented_globals_skipped")
@@ -714,7 +730,7 @@ class _Builder:
         unsized = any(re.search(r"\[\s*\]", _txt(self.data, d.child_by_field_name("declarator") or d))
                       for d in decls if d.type == "init_declarator")
         if any(d.type == "init_declarator" for d in decls) and not unsized:  # `x[] = {..}`: sizeof needs it all
-            spec = self.data[self._extend_start(n.start_byte):decls[0].start_byte].decode("utf-8", "replace")
+            spec = strip_comments(self.data[self._extend_start(n.start_byte):decls[0].start_byte].decode("utf-8", "replace"))
             spec = re.sub(r"\bstatic\b\s*", "", spec)
             for name in self.static_names:  # `local` (#define local static) and the like
                 spec = re.sub(rf"\b{re.escape(name)}\b\s*", "", spec)
@@ -780,8 +796,14 @@ class _Builder:
         name = _txt(self.data, nm)
         params = n.child_by_field_name("parameters")
         pnames = [_txt(self.data, c) for c in params.named_children] if params is not None else []
+        extra = {}
+        if self.enclosing is not None and re.compile(rb"(?m)^[ \t]*#[ \t]*undef[ \t]+" + re.escape(name.encode()) + rb"\b").search(
+                self.data, n.start_byte, self.enclosing.end + 1000):
+            # `#define ip (*_ip)` in a body, `#undef ip` by its end: it exists only there (and the
+            # body's text carries it); elsewhere it would rewrite every `ip`
+            extra["scoped"] = True
         self.add(n, "macro", name, (name,), conds, own=(nm.start_byte,), params=pnames,
-                 function_like=params is not None)
+                 function_like=params is not None, **extra)
 
     def include(self, n, conds) -> None:
         p = n.child_by_field_name("path")

@@ -4,8 +4,9 @@ Real C declares functions through macros the grammar cannot know: `int ZEXPORT d
 `local int f()` with `#define local static`, `MEM_STATIC`, `XXH_PUBLIC_API`. Before parsing, the
 names of object-like macros whose every definition is empty / storage-class and qualifier keywords
 / `__attribute__((..))` / `__declspec(..)` / a bare identifier are overwritten with spaces (or with
-their keyword body when it fits), and identity macros like `#define OF(args) args` lose their name
-and outer parentheses. Offsets are unchanged, so unit text is cut from the original bytes; each
+their keyword body when it fits), and identity macros like `#define OF(args) args` (or ones that
+only add keywords and attributes to their argument, `#define API(type) extern type`) lose their
+name and outer parentheses. Offsets are unchanged, so unit text is cut from the original bytes; each
 masked occurrence is reported so the unit using it still references (and slices) the macro.
 """
 
@@ -31,6 +32,10 @@ COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
 # `extern "C" {` and its lone `}` inside `#ifdef __cplusplus` make tree-sitter nest the whole header
 EXTERN_C = re.compile(rb'extern\s*"C"\s*\{')
 CPLUSPLUS_CLOSE = re.compile(rb"(#[ \t]*if[^\n]*__cplusplus[^\n]*\n[ \t]*)(\}[^\n]*)")
+# `#if __has_include(<endian.h>)`: tree-sitter-c reads `<` as less-than and loses the #if nesting
+# of the rest of the file (a string argument too); shown as `__has_include(_endian_h_)`, same width
+HAS_INCLUDE = re.compile(rb"(__has_include(?:_next)?\s*\(\s*)<([^>\n]*)>")
+NULL_DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*(?://[^\n]*|/\*[^\n]*\*/[ \t]*)?\r?$")  # a lone `#`: no-op
 
 
 class MacroTable:
@@ -38,6 +43,7 @@ class MacroTable:
         self.bodies: dict[bytes, list[bytes]] = {}  # object-like macros
         self.functions: dict[bytes, list[tuple[list[bytes], bytes]]] = {}  # function-like: (params, body)
         self.identity: set[bytes] = set()
+        self.static_wrappers: set[bytes] = set()  # identity macros adding `static`
 
     def scan(self, data: bytes) -> None:
         for m in DEFINE.finditer(data):
@@ -50,6 +56,14 @@ class MacroTable:
                 self.functions.setdefault(name, []).append((ps, body))
                 if len(ps) == 1 and ps[0] and body in (ps[0], b"(" + ps[0] + b")"):
                     self.identity.add(name)
+                elif len(ps) == 1 and ps[0]:
+                    # `#define FFC_API(ret) extern ret`, `LOCAL(t) static inline t`: storage class,
+                    # qualifiers and attributes around the type: to the parser, its argument alone
+                    words = ATTR.sub(b" ", body).split()
+                    if [w for w in words if w not in KEYWORDS] in ([ps[0]], [b"(" + ps[0] + b")"]):
+                        self.identity.add(name)
+                        if b"static" in words:
+                            self.static_wrappers.add(name)
 
     def generators(self) -> set[bytes]:
         """Function-like macros whose expansion may define something (non-empty, not decorations)."""
@@ -145,6 +159,7 @@ class Masker:
     def __init__(self, table: MacroTable):
         self.repl = table.decorations()
         self.static_names = {n for n, b in table.bodies.items() if n in self.repl and any(b"static" in x.split() for x in b)}
+        self.static_names |= table.static_wrappers
         names = sorted(self.repl, key=len, reverse=True)
         self.deco_re = re.compile(rb"\b(" + b"|".join(map(re.escape, names)) + rb")\b") if names else None
         ids = sorted(table.identity, key=len, reverse=True)
@@ -174,6 +189,15 @@ class Masker:
             for m in CPLUSPLUS_CLOSE.finditer(data):
                 if not m.group(2).split(b"//")[0].split(b"/*")[0].strip(b"} \t\r"):
                     buf[m.start(2):m.start(2) + 1] = b" "
+        for a, b in pre:
+            line = data[a:b]
+            if NULL_DIRECTIVE.match(line):
+                _blank(buf, a, b)
+            elif b"__has_include" in line:
+                for m in HAS_INCLUDE.finditer(data, a, b):
+                    for j in range(m.end(1), m.end()):
+                        if not (48 <= buf[j] <= 57 or 65 <= buf[j] <= 90 or 97 <= buf[j] <= 122):
+                            buf[j] = 95  # `_`
         layout = Layout(bytes(buf), pre)  # braces as the parser will see them (no extern "C" {)
         calls = top_level_invocations(data, self.generators, layout) if invocations and self.generators else []
         hidden: list[tuple[int, str, int]] = []  # identifiers of hidden branches: still references

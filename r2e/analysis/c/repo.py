@@ -2,8 +2,9 @@
 
 A name used in file F resolves, in order, to: macros visible from F (F and the headers it includes,
 transitively), other declarations visible from F (the first file in include order that declares
-it), then non-`static` definitions anywhere in the repository (a function defined in another `.c`
-file and called through a prototype, or a header that could not be located). `static` functions
+it), then, unless a system header F includes (transitively) declares it (`write` from <unistd.h>,
+see sysnames.py), non-`static` definitions anywhere in the repository (a function defined in
+another `.c` file and called through a prototype, or a header that could not be located). `static` functions
 and variables never resolve outside their file (and the files that include it), so two
 `static int helper()` in two files are two nodes.
 """
@@ -15,19 +16,25 @@ import posixpath
 import networkx as nx
 
 from r2e.analysis.c.includes import IncludeResolver
-from r2e.analysis.c.index import CFileIndex, CUnit
+from r2e.analysis.c.index import IDENT, CFileIndex, CUnit
+from r2e.analysis.c.sysnames import SystemNames
 
 MAX_PASTED = 64
 DECL_KINDS = ("macro", "typedef", "struct", "union", "enum", "global", "prototype", "fproto", "expansion")
 
 
 class CRepo:
-    def __init__(self, files: dict[str, CFileIndex], inc_dirs: list[str]):
+    def __init__(self, files: dict[str, CFileIndex], inc_dirs: list[str], system_dirs: list[str] | None = None,
+                 system_names: SystemNames | None = None):
         self.files = files
         self.units: dict[str, CUnit] = {}
         self.by_name: dict[str, list[CUnit]] = {}  # declared name -> declaring units
         self.funcs: dict[str, list[CUnit]] = {}  # function name -> definitions
-        self.inc = IncludeResolver(sorted(files), inc_dirs)
+        self.sysnames = system_names if system_names is not None else SystemNames()
+        if system_dirs is not None and system_dirs != inc_dirs:
+            self.sysnames.prefetch({u.info["target"] for fi in files.values() for u in fi.units
+                                    if u.kind == "include" and u.info["system"]})
+        self.inc = IncludeResolver(sorted(files), inc_dirs, system_dirs, self.sysnames.has)
         self.includes: dict[str, list[tuple[CUnit, str | None]]] = {}
         self.unresolved_includes = 0
         for path, fi in files.items():
@@ -48,7 +55,27 @@ class CRepo:
         self._closure: dict[str, list[str]] = {}
         self._rank: dict[str, dict[str, int]] = {}
         self._flat: dict[str, dict[str, int]] = {}
+        self._inc_conds: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._below: dict[str, set[str]] = {}
         self._lookups: dict[tuple[str, str], list[CUnit]] = {}
+        self.system_resolved = 0  # names left to the system headers instead of an unrelated file
+        self._sys_names: dict[str, frozenset[str]] = {}
+        self._sys_all: frozenset[str] | None = None
+
+    def system_declares(self, name: str, path: str) -> bool:
+        """Does a system header that `path` includes (transitively) declare `name`?"""
+        if self._sys_all is None:  # one compiler run for every system header of the repository first:
+            # most names no system header declares, and then no file's own set is needed
+            self._sys_all = self.sysnames.names({u.info["target"] for incs in self.includes.values()
+                                                 for u, r in incs if r is None and u.info["system"]})
+        if name not in self._sys_all:
+            return False
+        names = self._sys_names.get(path)
+        if names is None:
+            headers = [u.info["target"] for p in self.closure(path) for u, r in self.includes.get(p, ())
+                       if r is None and u.info["system"]]
+            names = self._sys_names[path] = self.sysnames.names(headers)
+        return name in names
 
     # ------------------------------------------------------------ include graph
     def closure(self, path: str) -> list[str]:
@@ -69,6 +96,36 @@ class CRepo:
         out.append(path)
         self._closure[path] = out
         return out
+
+    def include_conds(self, path: str) -> dict[str, tuple[str, ...]]:
+        """file of `path`'s closure -> the #if conditions its inclusion sits under (`#ifdef _WIN32`
+        + `#include "iowin32.h"`); () when some path includes it unconditionally."""
+        hit = self._inc_conds.get(path)
+        if hit is not None:
+            return hit
+        out: dict[str, tuple[str, ...]] = {path: ()}
+        todo = [path]
+        while todo:
+            p = todo.pop()
+            for u, r in self.includes.get(p, ()):
+                if r is None:
+                    continue
+                # a guard the included file defines itself (`#ifndef LZ4_SRC_INCLUDED` +
+                # `#include "lz4.c"`) would read false once the slice holds that #define
+                own = self._macros_below(r)
+                conds = tuple(c for c in dict.fromkeys(out[p] + u.conds) if not (set(IDENT.findall(c)) & own))
+                old = out.get(r)
+                if old is None or (len(conds) < len(old) and set(conds) <= set(old)):
+                    out[r] = conds
+                    todo.append(r)
+        self._inc_conds[path] = out
+        return out
+
+    def _macros_below(self, path: str) -> set[str]:
+        hit = self._below.get(path)
+        if hit is None:
+            hit = self._below[path] = {u.name for p in self.closure(path) for u in self.files[p].units if u.kind == "macro"}
+        return hit
 
     def flat_order(self, path: str) -> dict[str, int]:
         """uid -> position in the translation unit of `path` as the preprocessor would read it."""
@@ -146,6 +203,9 @@ class CRepo:
         out = [u for u in cands if not u.static and u.kind != "macro"]
         if not out:
             return []
+        if self.system_declares(name, path):  # the TU's own <unistd.h> `write`, not another file's
+            self.system_resolved += 1
+            return []
         out.sort(key=lambda u: (not u.path.endswith(".h"), self._distance(path, u.path), u.path, u.start_line))
         best = out[0].path
         return [u for u in out if u.path == best]
@@ -175,7 +235,7 @@ class CRepo:
         if local:
             return local[0]
         ext = [u for u in defs if not u.static]
-        if not ext:
+        if not ext or self.system_declares(name, path):
             return None
         ext.sort(key=lambda u: (self._distance(path, u.path), u.path))
         return ext[0]

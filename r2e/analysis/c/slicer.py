@@ -14,9 +14,9 @@ from __future__ import annotations
 import heapq
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from r2e.analysis.c.index import IDENT, CUnit
+from r2e.analysis.c.index import IDENT, CUnit, strip_comments
 from r2e.analysis.c.repo import CRepo
 from r2e.analysis.tokens import count_tokens
 
@@ -27,6 +27,23 @@ PLATFORM_NAMES = frozenset("WIN32 WIN64 WINDOWS WINAPI_FAMILY MSDOS OS2 UNIX LIN
                            "CYGWIN MINGW ANDROID EMSCRIPTEN".split())
 DEFINED_ONLY = re.compile(r"defined\s*\(?\s*([A-Za-z_]\w*)\s*\)?")
 TAG_DEFINERS = ("struct", "union", "typedef", "global", "expansion")
+# names of the standard library a header may use without including what defines them (it relies
+# on its includer): the slice includes the standard header itself when no unit of it defines them
+STD_NAMES = {
+    "stdbool.h": "bool true false",
+    "stddef.h": "size_t ptrdiff_t NULL offsetof max_align_t wchar_t",
+    "stdint.h": """int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t intptr_t uintptr_t
+                   intmax_t uintmax_t int_least8_t int_least16_t int_least32_t int_least64_t uint_least8_t
+                   uint_least16_t uint_least32_t uint_least64_t int_fast8_t int_fast16_t int_fast32_t
+                   int_fast64_t uint_fast8_t uint_fast16_t uint_fast32_t uint_fast64_t INT8_MAX INT16_MAX
+                   INT32_MAX INT64_MAX UINT8_MAX UINT16_MAX UINT32_MAX UINT64_MAX SIZE_MAX INT32_MIN
+                   INT64_MIN INTPTR_MAX UINTPTR_MAX""",
+    "stdarg.h": "va_list va_start va_end va_arg va_copy",
+    "sys/types.h": "ssize_t off_t",
+    "stdio.h": "FILE",
+    "limits.h": "CHAR_BIT INT_MAX INT_MIN UINT_MAX LONG_MAX LONG_MIN ULONG_MAX",
+}
+STD_HEADER_OF = {n: h for h, names in STD_NAMES.items() for n in names.split()}
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,7 @@ class Slicer:
         self.depth = depth
         self._conds: dict[str, set[str]] = {}
         self._part_tokens: dict[str, int] = {}
+        self._std_used: dict[str, frozenset] = {}
 
     # ------------------------------------------------------------ closure
     def required(self, start: CUnit, target: CUnit, have: dict[str, CUnit]) -> dict[str, CUnit]:
@@ -65,7 +83,7 @@ class Slicer:
                     at = u if name in self._cond_names(u) or (u.path == target.path and u.kind != "macro") else target
                     found = self._in_effect(found, at)
                 for d in found:
-                    if d.uid in have or d.uid in new or d.uid == start.uid:
+                    if d.uid in have or d.uid in new or d.uid == start.uid or d.info.get("scoped"):
                         continue
                     if d.kind == "expansion" and d.name == u.name:
                         continue  # a generator's pasted names are what its invocations define
@@ -80,7 +98,8 @@ class Slicer:
         i.e. the last one above it in its file (the last one from other files)."""
         groups: dict[tuple, list[CUnit]] = {}
         for d in found:
-            groups.setdefault((d.path, d.conds) if d.kind == "macro" else (d.uid,), []).append(d)
+            # per name: a pasted name (`FFC_DOUBLE_##name`) finds every macro with its prefix
+            groups.setdefault((d.path, d.conds, d.name) if d.kind == "macro" else (d.uid,), []).append(d)
         out = []
         for ds in groups.values():
             if len(ds) == 1:
@@ -159,10 +178,14 @@ class Slicer:
     def system_includes(self, path: str) -> list[CUnit]:
         """`#include <...>` (and unresolvable quoted includes of system headers) of `path`'s closure."""
         out = []
+        reach = self.repo.include_conds(path)
         for p in self.repo.closure(path):
+            extra = reach.get(p, ())
             for u, r in self.repo.includes.get(p, ()):
                 if r is None and u.info["system"]:
-                    out.append(u)
+                    # a header included under `#ifdef _WIN32` brings its <windows.h> under it too
+                    add = tuple(c for c in extra if c not in u.conds)
+                    out.append(replace(u, conds=add + u.conds) if add else u)
         return out
 
     def render(self, target: CUnit, have: dict[str, CUnit], defs: list[CUnit], trimmed: int) -> CSlice:
@@ -191,12 +214,15 @@ class Slicer:
         if switches:
             parts.append(("\n".join(f"#define {x} 1" for x in switches), None))
         parts += [(self._wrap(u, u.text, assumed), u) for u in features.values()]
+        std = self.standard_headers(have)
+        if std:
+            parts.append(("\n".join(f"#include <{h}>" for h in std), None))
         if tags:
             parts.append(("\n".join(t.replace(":", " ", 1) + ";" for t in tags), None))
         for u in ordered:
             parts.append((self._wrap(u, self._text(u, target, rank), assumed), u))
         for d in defs:
-            parts.append((self._wrap(d, d.text, assumed), d))
+            parts.append((self._wrap(d, d.text + self._undefs(d), assumed), d))
         parts.append((target.text, target))
         text = "\n\n".join(p for p, _ in parts if p) + "\n"
         # the sum of the parts' counts (each cached): the same pre-tokenizer pieces as the whole text,
@@ -207,6 +233,26 @@ class Slicer:
             text=text, tokens=tokens, file_tokens=sum(repo.files[p].tokens for p in used),
             files=tuple(used), units=tuple(sorted(have)), callee_definitions=len(defs), trimmed=trimmed,
         )
+
+    def _undefs(self, f: CUnit) -> str:
+        """`#undef` of the macros a body defines for itself (`#define ip (*_ip)`), as the source
+        does after it: the definitions that follow in the slice must not see them."""
+        names = [u.name for u in self.repo.files[f.path].units if u.kind == "macro" and u.info.get("scoped")
+                 and f.start_line <= u.start_line <= f.end_line]
+        return "".join(f"\n#undef {n}" for n in dict.fromkeys(names))
+
+    def standard_headers(self, have: dict[str, CUnit]) -> list[str]:
+        """Standard headers for `bool`, `size_t`, `uint8_t` ... that the slice uses and no unit of it
+        defines (a header that relies on its includer for <stddef.h>). Read from the text: the
+        grammar takes these names for primitive types, so they are no references."""
+        defined = {n for u in have.values() for n in u.defines}
+        used: set[str] = set()
+        for u in have.values():
+            names = self._std_used.get(u.uid)
+            if names is None:
+                names = self._std_used[u.uid] = frozenset(IDENT.findall(strip_comments(u.text))) & STD_HEADER_OF.keys()
+            used |= names
+        return sorted({STD_HEADER_OF[r] for r in used - defined})
 
     @staticmethod
     def _text(u: CUnit, target: CUnit, rank: dict[str, int]) -> str:
@@ -265,6 +311,11 @@ class Slicer:
         for u in units:
             # a macro body is only expanded where used: a macro follows only what its #if reads
             names = self._cond_names(u) if u.kind == "macro" else u.refs
+            if u.kind == "typedef" and "{" not in u.text:
+                # `typedef struct X X;` needs no definition of X (its tag is forward-declared at
+                # the top); following it would close a cycle with `struct X { X *next; }`. Its
+                # users follow the definition of X instead (one may hold an X by value)
+                names = [r for r in names if not r.startswith(("struct:", "union:"))]
             conds = self._cond_names(u)
             own = set(u.defines)
             for r in names:
@@ -279,6 +330,9 @@ class Slicer:
                         deps[d.uid].add(u.uid)
                     else:
                         deps[u.uid].add(d.uid)
+                        if d.kind == "typedef" and "{" not in d.text:
+                            deps[u.uid] |= {t.uid for tag in d.refs if tag.startswith(("struct:", "union:"))
+                                            for t in by_name.get(tag, ()) if t.uid != u.uid}
                         if d.kind == "macro" and u.kind != "macro":
                             # `#define State StateInternal` used in a prototype: the prototype also
                             # follows what the macro expands to
