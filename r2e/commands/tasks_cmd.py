@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from r2e.llm.options import POSITIVE_SECONDS, llm_options
+from r2e.llm.options import POSITIVE_SECONDS, allow_unisolated_option, llm_options
 from r2e.workspace import Workspace
 
 
@@ -29,6 +29,7 @@ def tasks() -> None:
 @click.option("--max-candidates", type=click.IntRange(min=1), default=None,
               help="Validate at most this many candidates per repository.")
 @llm_options
+@allow_unisolated_option
 @click.pass_obj
 def mutate(ws: Workspace, exp, repos, per_function, seed, strategies, eval_timeout, runs, max_candidates,
            model, base_url, max_tokens, llm_timeout, llm_max_failures, allow_unisolated_local):

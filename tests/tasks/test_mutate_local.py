@@ -36,6 +36,8 @@ def test_seeded_mutation_gives_exact_f2p_and_p2p(built_local, tmp_path, monkeypa
     assert add["base_commit"] == git(built_local.checkout, "rev-parse", "HEAD") and add["test_patch"] == ""
     assert add["strategy"] == "swap_operator" and add["seed"] == 0 and add["statement_kind"] == "offline"
     assert add["instance_id"].startswith("local__calc.") and add["flaky_tests"] == []
+    build = json.loads((built_local.exp_dir / "build" / "local__calc" / "result.json").read_text())
+    assert add["eval_script"] == build["eval_script"] and "pytest" in add["eval_script"]  # the build's of record
     # the offline statement names the API and the failure, never the fix or the tests
     assert "`add`" in add["problem_statement"] and "assert -1 == 5" in add["problem_statement"]
     for task in tasks.values():
