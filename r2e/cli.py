@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "agent": "r2e.commands.agent_cmd:agent",
     "normalize": "r2e.commands.normalize_cmd:normalize",
     "scripted-model": "r2e.commands.scripted_model_cmd:scripted_model",
+    "tasks": "r2e.commands.tasks_cmd:tasks",
 }
 
 

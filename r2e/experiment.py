@@ -14,6 +14,8 @@ spelled once::
       tests/<function-folder>/            test.py and its HarnessResult result.json (r2e genexec)
       genexec.json                        the loop's final state (r2e genexec)
       problems.jsonl                      the exported dataset (r2e export)
+      tasks/<repo_id>/                    task making: coverage, clean baseline, one record per candidate
+      tasks.jsonl, tasks_summary.json     TaskInstance per valid task, counts and rejections (r2e tasks)
       report/                             r2e report
       schemas.json                        the schema version each record file was written with
 
@@ -32,7 +34,7 @@ from typing import Callable, Iterable, TypeVar
 
 from r2e.errors import R2EError
 from r2e.fsio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
-from r2e.stage_records import BuildResult, FunctionRecord, HarnessResult, RecordError
+from r2e.stage_records import BuildResult, FunctionRecord, HarnessResult, RecordError, TaskInstance
 from r2e.workspace import Manifest, RepoRecord, Workspace, check_experiment_name
 
 T = TypeVar("T")
@@ -46,6 +48,8 @@ SCHEMAS = {
     "harness_result": 1,
     "genexec": 1,
     "problems": 1,
+    "tasks": 1,
+    "tasks_summary": 1,
 }
 SCHEMAS_FILE = "schemas.json"
 
@@ -58,6 +62,8 @@ MAKERS = {
     "harness_result": "r2e genexec -e {exp}",
     "genexec": "r2e genexec -e {exp}",
     "problems": "r2e export -e {exp}",
+    "tasks": "r2e tasks mutate -e {exp}",
+    "tasks_summary": "r2e tasks mutate -e {exp}",
 }
 
 # extracted.jsonl's key order; language-specific keys (C `is_static`) follow
@@ -196,6 +202,25 @@ class Experiment:
     @property
     def problems_path(self) -> Path:
         return self.dir / "problems.jsonl"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.dir / "tasks"
+
+    def tasks_repo_dir(self, repo_id: str) -> Path:
+        return self.tasks_dir / repo_id
+
+    def task_candidate_path(self, repo_id: str, candidate_id: str) -> Path:
+        """One candidate's validation record; its presence means the candidate is done (resume)."""
+        return self.tasks_repo_dir(repo_id) / "candidates" / f"{candidate_id}.json"
+
+    @property
+    def tasks_path(self) -> Path:
+        return self.dir / "tasks.jsonl"
+
+    @property
+    def tasks_summary_path(self) -> Path:
+        return self.dir / "tasks_summary.json"
 
     @property
     def report_dir(self) -> Path:
@@ -414,4 +439,46 @@ class Experiment:
         atomic_write_jsonl(out, problems)
         if out == self.problems_path:
             self._stamp("problems")
+        return out
+
+    # ------------------------------------------------------------------ tasks
+    def tasks(self) -> list[TaskInstance]:
+        self.check_schema("tasks", self.tasks_path)
+        return self._read_jsonl("tasks", self.tasks_path, TaskInstance.from_dict)
+
+    def write_tasks(self, tasks: Iterable[TaskInstance], path: Path | None = None) -> Path:
+        out = path or self.tasks_path
+        atomic_write_jsonl(out, [t.to_dict() for t in tasks])
+        if out == self.tasks_path:
+            self._stamp("tasks")
+        return out
+
+    def tasks_summary(self) -> dict | None:
+        data = self._read_json("tasks_summary", self.tasks_summary_path, required=False)
+        if data is not None and not isinstance(data, dict):
+            raise self.error("tasks_summary", self.tasks_summary_path, "not a JSON object")
+        return data
+
+    def write_tasks_summary(self, summary: dict) -> None:
+        atomic_write_json(self.tasks_summary_path, summary)
+        self._stamp("tasks_summary")
+
+    def task_candidate(self, repo_id: str, candidate_id: str) -> dict | None:
+        """A candidate's saved validation record, or None (not validated yet, or unreadable: validate again)."""
+        try:
+            data = self._read_json("tasks", self.task_candidate_path(repo_id, candidate_id), required=False)
+        except StageFileError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def write_task_candidate(self, repo_id: str, candidate_id: str, record: dict) -> None:
+        atomic_write_json(self.task_candidate_path(repo_id, candidate_id), record)
+
+    def task_candidates(self, repo_id: str) -> list[dict]:
+        folder = self.tasks_repo_dir(repo_id) / "candidates"
+        out = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            record = self.task_candidate(repo_id, path.stem)
+            if record is not None:
+                out.append(record)
         return out

@@ -7,6 +7,7 @@ so results written before these classes existed still load; keys a record does n
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -330,3 +331,67 @@ class HarnessResult:
 
 def rank_of(result: HarnessResult | None) -> tuple:
     return result.rank() if result is not None else (False, -1.0, -1.0)
+
+
+# -------------------------------------------------------------------------------------------- tasks
+def _id_list(value: Any, what: str) -> tuple[str, ...]:
+    """A list of test ids, given as a list or as SWE-bench's JSON-encoded string of one."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            raise RecordError(f"{what} is not a JSON list of test ids") from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise RecordError(f"{what} is not a list of test ids")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class TaskInstance:
+    """One repository-level bug-fix task: a line of tasks.jsonl, under SWE-bench / R2E-Gym field names.
+
+    `patch` is the gold fix (SWE-bench's meaning). A mutation task's buggy state is `base_commit` with
+    `bug_patch` applied (SWE-smith calls that diff `patch`); the environment (`docker_image`) holds the
+    clean repository, so a consumer applies `bug_patch` first, then gives the agent the tree."""
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    patch: str  # the gold fix, applied to the buggy tree
+    problem_statement: str
+    FAIL_TO_PASS: tuple[str, ...]
+    PASS_TO_PASS: tuple[str, ...]
+    test_patch: str = ""  # hidden tests: none for mutations (the repo's own tests catch the bug)
+    version: str = ""
+    environment_setup_commit: str = ""
+    docker_image: str | None = None  # R2E-Gym's name for the image
+    image_name: str | None = None  # SWE-smith's name for the same image
+    eval_script: str = ""
+    created_at: str = ""
+    hints_text: str = ""
+    # R2E's own fields
+    source: str = "mutation"  # mutation | history
+    bug_patch: str = ""  # the bug-introducing diff, applied to base_commit to make the buggy tree
+    strategy: str = ""
+    seed: int | None = None
+    function_id: str = ""
+    flaky_tests: tuple[str, ...] = ()
+    statement_kind: str = "offline"  # offline | llm
+    backend: str = "docker"
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TaskInstance":
+        values, extra = _split(cls, data, "task instance")
+        _require(values, ("instance_id", "repo", "base_commit", "patch", "problem_statement", "FAIL_TO_PASS",
+                          "PASS_TO_PASS"), "task instance")
+        for key in ("FAIL_TO_PASS", "PASS_TO_PASS", "flaky_tests"):
+            values[key] = _id_list(values.get(key, ()), key)
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out["FAIL_TO_PASS"] = json.dumps(list(self.FAIL_TO_PASS))  # JSON-encoded lists, as SWE-bench ships them
+        out["PASS_TO_PASS"] = json.dumps(list(self.PASS_TO_PASS))
+        out["flaky_tests"] = list(self.flaky_tests)
+        return {**out, **self.extra}
