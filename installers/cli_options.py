@@ -9,6 +9,7 @@ import click
 
 from installers.images import RELEASES
 from installers.options import BuildOptions
+from r2e.cli_types import FiniteFloat
 from r2e.errors import R2EUsageError
 from r2e.llm.options import allow_unisolated_option, config_from_options, llm_options
 
@@ -55,12 +56,12 @@ def common_build_options(fn):
                      help="docker: a container per repo (model commands and tests stay sandboxed); "
                           "local: a venv on this host (you accept running repo code here)."),
         click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel builds."),
-        click.option("--timeout-per-task", type=click.FloatRange(min=1), default=1800, show_default=True,
+        click.option("--timeout-per-task", type=FiniteFloat(min=1), default=1800, show_default=True,
                      help="Seconds per repo, install + tests + repairs."),
-        click.option("--test-timeout", type=click.FloatRange(min=1), default=900, show_default=True,
+        click.option("--test-timeout", type=FiniteFloat(min=1), default=900, show_default=True,
                      help="Seconds for one run of the repo's tests."),
         click.option("--python", "python", default=None, help="Force a Python version (X.Y)."),
-        click.option("--min-pass-ratio", type=float, default=0.95, show_default=True,
+        click.option("--min-pass-ratio", type=FiniteFloat(0.0, 1.0), default=0.95, show_default=True,
                      help="Pass ratio of the repo's tests that counts as success."),
         click.option("--no-repairs", is_flag=True, help="Skip the rule-based repairs."),
         no_llm := click.option("--no-llm", is_flag=True, help="Never ask a model to repair an install."),
@@ -69,7 +70,7 @@ def common_build_options(fn):
                      help="Bound on repair steps (rules, then the model)."),
         click.option("--rebuild", is_flag=True, help="Rebuild repo images even when the install plan is unchanged."),
         click.option("--force", is_flag=True, help="Build repos that already have a result."),
-        click.option("--min-free-gb", type=float, default=5.0, show_default=True,
+        click.option("--min-free-gb", type=FiniteFloat(min=0.0), default=5.0, show_default=True,
                      help="Start no new build below this much free disk."),
         click.option("--wheelhouse", is_flag=True,
                      help="docker: download wheels on the host and install them in the container with --no-index "

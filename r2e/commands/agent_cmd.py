@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from r2e.cli_types import FiniteFloat
+
 from r2e.errors import R2EUsageError
 from r2e.llm.options import POSITIVE_SECONDS
 from r2e.workspace import Workspace, check_experiment_name
@@ -67,7 +69,7 @@ def _out(ctx, out) -> Path:
               help="Context tokens (prompt + answer of one call) that end the run (0: no limit).")
 @click.option("--max-time", type=POSITIVE_SECONDS, default=1200.0, show_default=True,
               help="Wall-clock seconds for one instance's agent.")
-@click.option("--temperature", type=click.FloatRange(min=0.0, max=2.0), default=0.0, show_default=True)
+@click.option("--temperature", type=FiniteFloat(min=0.0, max=2.0), default=0.0, show_default=True)
 @click.option("--fn-calling/--text", default=True, show_default=True,
               help="OpenAI tool calls, or <function=...> blocks in the text (r2egym scaffold).")
 @click.option("--scaffold", type=click.Choice(["r2egym", "mini"]), default="r2egym", show_default=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from r2e.cli_types import FiniteFloat
+
 from r2e.workspace import Workspace
 
 
@@ -16,7 +18,7 @@ from r2e.workspace import Workspace
               help="Distinct samples kept per function.")
 @click.option("--max-bytes", type=click.IntRange(min=256), default=65536, show_default=True,
               help="Pickled size above which an input is skipped (never pickled in full).")
-@click.option("--suite-timeout", type=click.FloatRange(min=1.0), default=1800.0, show_default=True,
+@click.option("--suite-timeout", type=FiniteFloat(min=1.0), default=1800.0, show_default=True,
               help="Seconds the repo's test suite may run.")
 @click.option("--pytest-arg", "pytest_args", multiple=True, help="Extra argument for pytest (repeatable).")
 @click.option("--recarve", is_flag=True, help="Carve again even where a report exists.")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from r2e.cli_types import FiniteFloat
+
 from r2e.errors import R2EError, R2EUsageError
 from r2e.experiment import Experiment
 from r2e.llm.options import allow_unisolated_option, config_from_options, llm_options
@@ -20,9 +22,9 @@ def _common(fn):
 
 
 def _exec_options(fn):
-    fn = click.option("--timeout-per-test", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+    fn = click.option("--timeout-per-test", type=FiniteFloat(min=0.1), default=30.0, show_default=True,
                       help="Seconds one test may run before it counts as timed out.")(fn)
-    fn = click.option("--timeout-per-task", type=click.FloatRange(min=1.0), default=300.0, show_default=True,
+    fn = click.option("--timeout-per-task", type=FiniteFloat(min=1.0), default=300.0, show_default=True,
                       help="Seconds for one function's whole execution (both runs).")(fn)
     fn = click.option("--backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
                       help="Where tests run: a container of the repo's image, or the host (local venv).")(fn)
@@ -33,7 +35,7 @@ def _exec_options(fn):
 
 def _llm_options(fn):
     fn = click.option("--save-chat", is_flag=True, help="Keep each function's messages and replies.")(fn)
-    fn = click.option("--temperature", type=click.FloatRange(min=0.0, max=2.0), default=0.0, show_default=True)(fn)
+    fn = click.option("--temperature", type=FiniteFloat(min=0.0, max=2.0), default=0.0, show_default=True)(fn)
     fn = click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
                       help="Samples per request; the best executed sample is kept.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the LLM request cache.")(fn)
@@ -194,9 +196,9 @@ def generate(ws: Workspace, exp, repos, ids, generator, model, base_url, max_tok
 @click.command()
 @_common
 @click.option("-k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="Rounds at most.")
-@click.option("--min-valid", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
+@click.option("--min-valid", type=FiniteFloat(0.0, 1.0), default=0.8, show_default=True,
               help="Stop when this fraction of ALL functions is done.")
-@click.option("--min-cov", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
+@click.option("--min-cov", type=FiniteFloat(0.0, 1.0), default=0.8, show_default=True,
               help="Branch coverage a valid suite needs to be done.")
 @click.option("--resume", is_flag=True, help="Continue from genexec.json: done functions stay done, K more rounds.")
 @_llm_options
@@ -248,7 +250,7 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
 @click.command()
 @click.option("-e", "--exp", "exp", required=True, help="Experiment name.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="JSONL file to write.")
-@click.option("--min-cov", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+@click.option("--min-cov", type=FiniteFloat(0.0, 1.0), default=0.0, show_default=True,
               help="Only functions whose final branch coverage reaches this.")
 @click.pass_obj
 def export(ws: Workspace, exp, output, min_cov):

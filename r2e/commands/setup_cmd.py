@@ -6,6 +6,8 @@ import json
 
 import click
 
+from r2e.cli_types import FiniteFloat
+
 from r2e.errors import R2EUsageError
 from r2e.experiment import Experiment
 from r2e.intake.git import DEFAULT_CLONE_TIMEOUT
@@ -54,7 +56,7 @@ def collect_sources(
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel clones [default: 2 x cores, at most 8].")
 @click.option("--depth", type=click.IntRange(min=1), default=None, help="Shallow clone depth.")
 @click.option("--force", is_flag=True, help="Re-clone / re-copy repositories that are already set up.")
-@click.option("--clone-timeout", type=click.FloatRange(min=1), default=DEFAULT_CLONE_TIMEOUT, show_default=True, help="Seconds before a clone is abandoned.")
+@click.option("--clone-timeout", type=FiniteFloat(min=1), default=DEFAULT_CLONE_TIMEOUT, show_default=True, help="Seconds before a clone is abandoned.")
 @click.pass_obj
 def setup(ws: Workspace, exp, repo_urls, local_paths, repo_urls_file, repo_paths_file, commit, jobs, depth, force, clone_timeout):
     """Clone URLs or copy local folders into the workspace and add them to experiment EXP."""
