@@ -252,12 +252,20 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="JSONL file to write.")
 @click.option("--min-cov", type=FiniteFloat(0.0, 1.0), default=0.0, show_default=True,
               help="Only functions whose final branch coverage reaches this.")
+@click.option("--tasks", "tasks", is_flag=True,
+              help="Write the experiment's valid bug-fix tasks (r2e tasks; SWE-bench field names) instead.")
 @click.pass_obj
-def export(ws: Workspace, exp, output, min_cov):
-    """Write the dataset: one problem per valid function, JSONL loadable by HF datasets."""
+def export(ws: Workspace, exp, output, min_cov, tasks):
+    """Write the dataset: one problem per valid function (or, with --tasks, one task instance per line),
+    JSONL loadable by HF datasets."""
     from harness.export import export_dataset
 
     experiment = Experiment(ws, exp)
     experiment.manifest()  # one line when the experiment does not exist
+    if tasks:
+        written = experiment.tasks()
+        experiment.write_tasks(written, Path(output))
+        click.echo(f"export: {len(written)} task(s) written to {output}")
+        return
     count, _ = export_dataset(experiment, experiment.functions(lang="python"), Path(output), min_cov)
     click.echo(f"export: {count} problems written to {output}")

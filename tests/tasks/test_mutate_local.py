@@ -65,6 +65,11 @@ def test_seeded_mutation_gives_exact_f2p_and_p2p(built_local, tmp_path, monkeypa
         assert name in ds.column_names, name
     assert sorted(json.loads(s)[0] for s in ds["FAIL_TO_PASS"]) == ["tests/test_ops.py::test_add",
                                                                    "tests/test_ops.py::test_adult"]
+    # `r2e export --tasks` writes the same dataset
+    again_out = tmp_path / "export-tasks.jsonl"
+    exported = built_local.cli("export", "-e", "x", "--tasks", "-o", str(again_out))
+    assert exported.exit_code == 0 and "2 task(s)" in exported.output, exported.output
+    assert again_out.read_text() == (tmp_path / "dataset.jsonl").read_text()
 
     # resume: nothing runs again, the same tasks come out
     again = built_local.cli("tasks", "mutate", "-e", "x", *ARGS)
