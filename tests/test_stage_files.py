@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from r2e.experiment import Experiment
-from r2e.stage_records import BuildResult, FunctionRecord, OracleResult
+from r2e.stage_records import BuildResult, FunctionRecord, GenexecRun, OracleResult
 from r2e.workspace import RepoRecord, Workspace, now_iso
 
 EXP = "stagefiles"
@@ -89,7 +89,7 @@ def experiment(r2e_home, tmp_path) -> Experiment:
     exp.write_build_result(BuildResult(
         repo=REPO, status="success", backend="local", python="3.11", venv=str(tmp_path / "venv"),
         workdir=str(checkout), oracle=OracleResult(imports_ok=True, tests_run=True, passed=1, pass_ratio=1.0)))
-    exp.write_genexec(GENEXEC)
+    exp.write_genexec(GenexecRun.from_dict(GENEXEC))
     return exp
 
 

@@ -212,7 +212,7 @@ def test_a_malformed_reply_or_a_failing_generator_is_a_generation_failure_not_a_
     truncated_json = '{"choices": [{"message": {"content": "```python\\nimport'
     llm_server.script({"body": truncated_json, "content_type": "application/json"}, GOOD)
     opts = LoopOptions(k=2, min_cov=1.0, backend="local")
-    doc = run_genexec(exp, list(recs.values()), gen, opts, echo=lambda line: None)
+    doc = run_genexec(exp, list(recs.values()), gen, opts, echo=lambda line: None).to_dict()
     classify = doc["functions"][recs["classify"].id]
     assert [h["status"] for h in classify["history"]] == ["generation-failed", "valid"]
     assert "not JSON" in classify["history"][0]["reasons"][0] or "unreadable" in classify["history"][0]["reasons"][0]
