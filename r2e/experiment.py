@@ -12,7 +12,7 @@ spelled once::
       build.json                          the build summary
       carve/<repo_id>/                    samples carved from the repo's own tests (r2e carve)
       tests/<function-folder>/            test.py and its HarnessResult result.json (r2e genexec)
-      genexec.json                        the loop's final state (r2e genexec)
+      genexec.json                        GenexecRun: the loop's state, a GenexecEntry per function (r2e genexec)
       problems.jsonl                      the exported dataset (r2e export)
       report/                             r2e report
       schemas.json                        the schema version each record file was written with
