@@ -52,7 +52,7 @@ from harness.execute import ExecOptions, execute_harness  # noqa: E402
 from harness.genexec import LoopOptions, genexec_pool, run_genexec  # noqa: E402
 from r2e.experiment import Experiment  # noqa: E402
 from r2e.fsio import atomic_write_json  # noqa: E402
-from r2e.stage_records import BuildResult  # noqa: E402
+from r2e.stage_records import BuildResult, GenexecRun  # noqa: E402
 from r2e.workspace import Workspace  # noqa: E402
 
 # Test-only dependencies of each project's suite (from its pyproject/tox), installed from PyPI.
@@ -133,7 +133,7 @@ def main() -> None:
         atomic_write_json(args.out, figures)
 
 
-def mutation_and_figures(exp: Experiment, records, reports, store: SampleStore, doc: dict, pool) -> dict:
+def mutation_and_figures(exp: Experiment, records, reports, store: SampleStore, doc: GenexecRun, pool) -> dict:
     """Per repo: carving and execution figures, and whether valid carved harnesses notice a mutant."""
     figures: dict = {"repos": {}}
     by_id = {r.id: r for r in records}
@@ -141,16 +141,16 @@ def mutation_and_figures(exp: Experiment, records, reports, store: SampleStore, 
     for repo in exp.repos():
         rep = reports.get(repo.id) or {}
         funcs = [r for r in records if r.repo == repo.id]
-        entries = {fid: f for fid, f in doc["functions"].items() if f["repo"] == repo.id}
-        valid = [f for f in entries.values() if f["valid"]]
-        done = [f for f in entries.values() if f["done"]]
+        entries = {fid: f for fid, f in doc.functions.items() if f.repo == repo.id}
+        valid = [f for f in entries.values() if f.valid]
+        done = [f for f in entries.values() if f.done]
         base = (rep.get("baseline") or {}).get("duration")
         traced = (rep.get("suite") or {}).get("duration")
-        covs = [f["branch_coverage"] for f in valid if f["branch_coverage"] is not None]
+        covs = [f.branch_coverage for f in valid if f.branch_coverage is not None]
         killed = run = 0
         for fid, f in entries.items():  # do the valid carved harnesses notice a first-order mutant?
-            if f["valid"] and "@" not in by_id[fid].code and (cand := mutant(by_id[fid].code)):
-                result = execute_harness(pool.get(repo.id), by_id[fid], f["test"],
+            if f.valid and "@" not in by_id[fid].code and (cand := mutant(by_id[fid].code)):
+                result = execute_harness(pool.get(repo.id), by_id[fid], f.test,
                                          ExecOptions(per_test_timeout=10, run_timeout=60), candidate_code=cand)
                 run += 1
                 killed += not result.valid

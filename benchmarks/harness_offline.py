@@ -85,14 +85,14 @@ def mutation_score(exp: Experiment, records, doc, backend="local") -> tuple[int,
     by_id = {r.id: r for r in records}
     killed = run = 0
     with harness_pool(exp, backend, keep_open=True) as pool:
-        for fid, entry in doc["functions"].items():
+        for fid, entry in doc.functions.items():
             record = by_id[fid]
-            if not entry["valid"] or (record.class_name and "@" in record.code):
+            if not entry.valid or (record.class_name and "@" in record.code):
                 continue
             candidate = mutant(record.code)
             if candidate is None:
                 continue
-            result = execute_harness(pool.get(record.repo), record, entry["test"],
+            result = execute_harness(pool.get(record.repo), record, entry.test,
                                      ExecOptions(per_test_timeout=10, run_timeout=60), candidate_code=candidate)
             run += 1
             killed += not result.valid
@@ -169,19 +169,19 @@ def main() -> None:
     doc = run_genexec(exp, records, OfflineGenerator(), opts, echo=lambda line: print(line, flush=True))
     wall = time.monotonic() - start
     for repo in exp.repos():
-        funcs = [f for f in doc["functions"].values() if f["repo"] == repo.id]
-        valid = [f for f in funcs if f["valid"]]
-        done = [f for f in funcs if f["done"]]
-        durations = [h["duration"] for f in funcs for h in f["history"] if h.get("duration")]
-        covs = [f["branch_coverage"] for f in valid if f["branch_coverage"] is not None]
+        funcs = [f for f in doc.functions.values() if f.repo == repo.id]
+        valid = [f for f in funcs if f.valid]
+        done = [f for f in funcs if f.done]
+        durations = [h["duration"] for f in funcs for h in f.history if h.get("duration")]
+        covs = [f.branch_coverage for f in valid if f.branch_coverage is not None]
         print(f"{repo.id}: {len(funcs)} functions, valid {len(valid)} ({100 * len(valid) / max(1, len(funcs)):.0f}%), "
               f"valid with branch coverage >= 0.8: {len(done)} ({100 * len(done) / max(1, len(funcs)):.0f}%), "
               f"mean branch coverage of valid {statistics.mean(covs) if covs else 0:.2f}, "
               f"median runner time per execution {statistics.median(durations) if durations else 0:.2f} s")
         reasons: dict[str, int] = {}
         for f in funcs:
-            if not f["valid"]:
-                last = (f["history"] or [{}])[-1]
+            if not f.valid:
+                last = (f.history or [{}])[-1]
                 key = (last.get("reasons") or [last.get("status", "?")])[0][:70]
                 reasons[key] = reasons.get(key, 0) + 1
         for key, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:6]:
@@ -189,7 +189,7 @@ def main() -> None:
     killed, run = mutation_score(exp, records, doc)
     print(f"mutation check of the valid harnesses (candidate mode): {killed}/{run} first-order mutants detected"
           f" ({100 * killed / max(1, run):.0f}%)")
-    print(f"total wall time {wall:.1f} s for {len(records)} functions, {len(doc['rounds'])} rounds; workspace {tmp}")
+    print(f"total wall time {wall:.1f} s for {len(records)} functions, {len(doc.rounds)} rounds; workspace {tmp}")
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ def problem_rows(exp: Experiment, records: list[FunctionRecord], min_cov: float 
     doc = exp.genexec_doc(required=True)
     by_id = {r.id: r for r in records}
     rows = []
-    for fid, entry in sorted(doc.get("functions", {}).items()):
+    for fid, entry in sorted(doc.functions.items()):
         record = by_id.get(fid)
-        if record is None or not entry.get("valid") or not entry.get("test"):
+        if record is None or not entry.valid or not entry.test:
             continue
-        cov = Coverage.from_dict(entry.get("coverage")) or Coverage()
+        cov = entry.coverage or Coverage()
         if float(cov.branch_coverage or 0.0) < min_cov:
             continue
         build = exp.build_result(record.repo)
@@ -43,7 +43,7 @@ def problem_rows(exp: Experiment, records: list[FunctionRecord], min_cov: float 
             "reference_code": record.code,
             "start_line": int(record.start_line),
             "end_line": int(record.end_line),
-            "harness": entry["test"],
+            "harness": entry.test,
             "branch_coverage": float(cov.branch_coverage or 0.0),
             "line_coverage": float(cov.line_coverage or 0.0),
             "num_branches": int(cov.num_branches or 0),

@@ -22,7 +22,7 @@ from r2e.errors import R2EError
 from r2e.experiment import Experiment, function_folder
 from r2e.fsio import atomic_write_json
 from r2e.llm.client import LLMAuthError
-from r2e.stage_records import FunctionRecord, HarnessResult, rank_of
+from r2e.stage_records import FunctionRecord, GenexecEntry, GenexecRun, HarnessResult, rank_of
 from r2e.workspace import now_iso
 
 KEEP_ENVS_UP_TO = 16  # repos whose environments stay open from carving through every round
@@ -92,40 +92,40 @@ def check_resumable(exp: Experiment) -> None:
     """Read what `--resume` takes over (genexec.json and the best results), so a corrupt file stops
     the run before anything is carved, generated or written."""
     previous = exp.genexec_doc()
-    for fid, entry in ((previous or {}).get("functions") or {}).items():
-        if entry.get("test"):
+    for fid, entry in (previous.functions if previous else {}).items():
+        if entry.test:
             exp.harness_result(fid)
 
 
 def run_genexec(exp: Experiment, records: list[FunctionRecord], generator: HarnessGenerator, opts: LoopOptions,
-                echo: Callable[[str], None] = print, pool: EnvPool | None = None) -> dict:
-    """Run the loop; returns genexec.json's document. Environments come from `pool` (the caller's,
+                echo: Callable[[str], None] = print, pool: EnvPool | None = None) -> GenexecRun:
+    """Run the loop; returns genexec.json's record. Environments come from `pool` (the caller's,
     shared with carving) or from a pool of this run's own."""
     if pool is not None:
-        return GenexecRun(exp, records, generator, opts, pool, echo).run()
+        return GenexecLoop(exp, records, generator, opts, pool, echo).run()
     with genexec_pool(exp, records, opts.backend) as own:
-        return GenexecRun(exp, records, generator, opts, own, echo).run()
+        return GenexecLoop(exp, records, generator, opts, own, echo).run()
 
 
-class GenexecRun:
-    """One `r2e genexec` run: the functions' states, the document, and the rounds."""
+class GenexecLoop:
+    """One `r2e genexec` run: the functions' states, the rounds, and the GenexecRun record they make."""
 
     def __init__(self, exp: Experiment, records: list[FunctionRecord], generator: HarnessGenerator,
                  opts: LoopOptions, pool: EnvPool, echo: Callable[[str], None]):
         self.exp, self.generator, self.opts, self.pool, self.echo = exp, generator, opts, pool, echo
         self.states = {r.id: FunctionState(r) for r in records}
         self.auth_error: LLMAuthError | None = None
-        self.doc: dict = {"experiment": exp.name, "generator": generator.name, "started": now_iso(),
-                          "params": {"k": opts.k, "min_valid": opts.min_valid, "min_cov": opts.min_cov,
-                                     "backend": opts.backend, **({"llm": opts.llm} if opts.llm else {})},
-                          "rounds": [], "functions": {}}
+        self.started = now_iso()
+        self.params = {"k": opts.k, "min_valid": opts.min_valid, "min_cov": opts.min_cov,
+                       "backend": opts.backend, **({"llm": opts.llm} if opts.llm else {})}
+        self.rounds: list[dict] = []
         if opts.resume:
             self.restore()
 
     # ---------------------------------------------------------------- the loop
-    def run(self) -> dict:
+    def run(self) -> GenexecRun:
         stop_reason = "k rounds"
-        first = len(self.doc["rounds"]) + 1
+        first = len(self.rounds) + 1
         for round_no in range(first, first + self.opts.k):
             worklist = [s.record for s in self.states.values() if not s.done]
             if not worklist:
@@ -152,7 +152,7 @@ class GenexecRun:
         total = len(self.states)
         stats.done = self.done_count()
         stats.done_fraction = round(stats.done / total, 4) if total else 1.0
-        self.doc["rounds"].append(asdict(stats))
+        self.rounds.append(asdict(stats))
         self.echo(f"round {round_no}: worklist {stats.worklist}, generated {stats.generated}, "
                   f"valid {stats.valid}, crashed/timeout {stats.crashed_or_timeout}, "
                   f"generation failed {stats.generation_failed}; done {stats.done}/{total} "
@@ -225,46 +225,47 @@ class GenexecRun:
     def done_count(self) -> int:
         return sum(s.done for s in self.states.values())
 
-    # ---------------------------------------------------------------- the document
-    def save(self) -> None:
-        self.doc["functions"] = {fid: final_entry(s) for fid, s in self.states.items()}
-        self.exp.write_genexec(self.doc)
+    # ---------------------------------------------------------------- the record
+    def record(self, **end) -> GenexecRun:
+        return GenexecRun(experiment=self.exp.name, generator=self.generator.name, started=self.started,
+                          params=self.params, rounds=tuple(self.rounds),
+                          functions={fid: final_entry(s) for fid, s in self.states.items()}, **end)
 
-    def finish(self, stop_reason: str) -> dict:
-        doc = self.doc
-        doc["functions"] = {fid: final_entry(s) for fid, s in self.states.items()}
-        doc["stop_reason"] = stop_reason
-        doc["finished"] = now_iso()
-        entries = doc["functions"].values()
-        doc["summary"] = {"functions": len(self.states), "valid": sum(1 for f in entries if f["valid"]),
-                          "done": sum(f["done"] for f in entries),
-                          "prompt_tokens": sum(s.prompt_tokens for s in self.states.values()),
-                          "completion_tokens": sum(s.completion_tokens for s in self.states.values()),
-                          "rounds": len(doc["rounds"])}
-        self.exp.write_genexec(doc)
+    def save(self) -> None:
+        self.exp.write_genexec(self.record())
+
+    def finish(self, stop_reason: str) -> GenexecRun:
+        entries = [final_entry(s) for s in self.states.values()]
+        summary = {"functions": len(self.states), "valid": sum(1 for f in entries if f.valid),
+                   "done": sum(f.done for f in entries),
+                   "prompt_tokens": sum(s.prompt_tokens for s in self.states.values()),
+                   "completion_tokens": sum(s.completion_tokens for s in self.states.values()),
+                   "rounds": len(self.rounds)}
+        run = self.record(stop_reason=stop_reason, finished=now_iso(), summary=summary)
+        self.exp.write_genexec(run)
         if self.auth_error is not None:
             raise R2EError(f"genexec stopped: {self.auth_error} (results so far in {self.exp.genexec_path})")
-        return doc
+        return run
 
     def restore(self) -> None:
         """Take over a previous run's rounds and per-function state (best test and its result)."""
         previous = self.exp.genexec_doc()
-        if not previous:
+        if previous is None:
             return
-        self.doc["rounds"].extend(previous.get("rounds") or [])
-        self.doc["started"] = previous.get("started", self.doc["started"])
-        for fid, entry in (previous.get("functions") or {}).items():
+        self.rounds.extend(previous.rounds)
+        self.started = previous.started or self.started
+        for fid, entry in previous.functions.items():
             state = self.states.get(fid)
             if state is None:
                 continue
-            state.history = list(entry.get("history") or [])
-            state.prompt_tokens = (entry.get("tokens") or {}).get("prompt", 0)
-            state.completion_tokens = (entry.get("tokens") or {}).get("completion", 0)
-            result = self.exp.harness_result(fid) if entry.get("test") else None
+            state.history = list(entry.history)
+            state.prompt_tokens = entry.prompt_tokens
+            state.completion_tokens = entry.completion_tokens
+            result = self.exp.harness_result(fid) if entry.test else None
             if result is not None:
-                state.best_test, state.best_result = entry["test"], result
-                state.last = Attempt(entry["test"], result)
-                state.done = bool(entry.get("done"))
+                state.best_test, state.best_result = entry.test, result
+                state.last = Attempt(entry.test, result)
+                state.done = entry.done
 
 
 def rejected_result(record: FunctionRecord, code: str, reason: str | None) -> HarnessResult:
@@ -273,7 +274,7 @@ def rejected_result(record: FunctionRecord, code: str, reason: str | None) -> Ha
                          reasons=(reason or "the reply holds no test",), extra={"executed": False})
 
 
-def final_entry(state: FunctionState) -> dict:
+def final_entry(state: FunctionState) -> GenexecEntry:
     """The function's line in genexec.json: its best test and result, or why it has none."""
     result = state.best_result
     if result is None:
@@ -282,17 +283,17 @@ def final_entry(state: FunctionState) -> dict:
     else:
         status = result.status
     cov = result.coverage if result else None
-    return {
-        "folder": function_folder(state.record.id),
-        "repo": state.record.repo,
-        "status": status,
-        "valid": bool(result and result.valid),
-        "done": state.done,
-        "branch_coverage": cov.branch_coverage if cov else None,
-        "line_coverage": cov.line_coverage if cov else None,
-        "coverage": cov.to_dict() if cov else None,
-        "counts": result.counts if result else None,
-        "test": state.best_test,
-        "tokens": {"prompt": state.prompt_tokens, "completion": state.completion_tokens},
-        "history": state.history,
-    }
+    return GenexecEntry(
+        folder=function_folder(state.record.id),
+        repo=state.record.repo,
+        status=status,
+        valid=bool(result and result.valid),
+        done=state.done,
+        branch_coverage=cov.branch_coverage if cov else None,
+        line_coverage=cov.line_coverage if cov else None,
+        coverage=cov,
+        counts=result.counts if result else None,
+        test=state.best_test,
+        tokens={"prompt": state.prompt_tokens, "completion": state.completion_tokens},
+        history=tuple(state.history),
+    )

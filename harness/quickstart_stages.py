@@ -31,7 +31,7 @@ def stage_genexec(ws: Workspace, exp_name: str, echo: Callable[[str], None] = cl
                                       fallback=OfflineGenerator())
         echo(f"genexec: {len(records)} functions, generator {generator.name}, backend {backend}")
         doc = run_genexec(exp, records, generator, opts, echo=echo, pool=pool)
-    s = doc["summary"]
+    s = doc.summary or {}
     echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} with branch coverage >= {opts.min_cov}")
     return s["valid"] > 0
 

@@ -12,7 +12,7 @@ spelled once::
       build.json                          the build summary
       carve/<repo_id>/                    samples carved from the repo's own tests (r2e carve)
       tests/<function-folder>/            test.py and its HarnessResult result.json (r2e genexec)
-      genexec.json                        the loop's final state (r2e genexec)
+      genexec.json                        GenexecRun: the loop's state, a GenexecEntry per function (r2e genexec)
       problems.jsonl                      the exported dataset (r2e export)
       tasks/<repo_id>/                    task making: coverage, clean baseline, one record per candidate
       tasks.jsonl, tasks_summary.json     TaskInstance per valid task, counts and rejections (r2e tasks)
@@ -34,7 +34,7 @@ from typing import Callable, Iterable, TypeVar
 
 from r2e.errors import R2EError
 from r2e.fsio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
-from r2e.stage_records import BuildResult, FunctionRecord, HarnessResult, RecordError, TaskInstance
+from r2e.stage_records import BuildResult, FunctionRecord, GenexecRun, HarnessResult, RecordError, TaskInstance
 from r2e.workspace import Manifest, RepoRecord, Workspace, check_experiment_name
 
 T = TypeVar("T")
@@ -423,15 +423,17 @@ class Experiment:
         atomic_write_json(self.harness_result_path(function_id), result.to_dict())
         self._stamp("harness_result")
 
-    def genexec_doc(self, *, required: bool = False) -> dict | None:
+    def genexec_doc(self, *, required: bool = False) -> GenexecRun | None:
+        """genexec.json as a record (None when absent and not required); a corrupt or wrong-typed file
+        is a StageFileError naming it."""
         self.check_schema("genexec", self.genexec_path)
         data = self._read_json("genexec", self.genexec_path, required=required)
-        if data is not None and (not isinstance(data, dict) or not isinstance(data.get("functions", {}), dict)):
-            raise self.error("genexec", self.genexec_path, "not a genexec document")
-        return data
+        if data is None:
+            return None
+        return self._parse("genexec", self.genexec_path, data, GenexecRun.from_dict)
 
-    def write_genexec(self, doc: dict) -> None:
-        atomic_write_json(self.genexec_path, doc)
+    def write_genexec(self, run: GenexecRun) -> None:
+        atomic_write_json(self.genexec_path, run.to_dict())
         self._stamp("genexec")
 
     def write_problems(self, problems: list[dict], path: Path | None = None) -> Path:

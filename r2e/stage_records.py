@@ -222,6 +222,10 @@ class BuildResult:
     def from_dict(cls, data: dict) -> "BuildResult":
         values, extra = _split(cls, data, "build result")
         _require(values, ("repo", "status"), "build result")
+        for key in ("repo", "status"):
+            _typed(values, key, str, "build result", optional=False)
+        for key in ("backend", "language", "image", "venv", "workdir"):
+            _typed(values, key, str, "build result")
         values["oracle"] = OracleResult.from_dict(values.get("oracle"))
         values["failure"] = Failure.from_dict(values.get("failure"))
         for key in ("commands", "install_script", "failed_requirements", "repair_steps"):
@@ -315,6 +319,8 @@ class HarnessResult:
     def from_dict(cls, data: dict) -> "HarnessResult":
         values, extra = _split(cls, data, "harness result")
         _require(values, ("function", "status"), "harness result")
+        for key in ("function", "status"):
+            _typed(values, key, str, "harness result", optional=False)
         values["coverage"] = Coverage.from_dict(values.get("coverage"))
         for key in ("reasons", "tests", "captures", "runs"):
             values[key] = tuple(values.get(key) or ())
@@ -331,6 +337,123 @@ class HarnessResult:
 
 def rank_of(result: HarnessResult | None) -> tuple:
     return result.rank() if result is not None else (False, -1.0, -1.0)
+
+
+# ------------------------------------------------------------------------------------------ genexec
+def _typed(values: dict, key: str, types: type | tuple, what: str, *, optional: bool = True) -> None:
+    """Reject a field of the wrong JSON type (None passes when optional)."""
+    value = values.get(key)
+    if value is None and optional:
+        return
+    names = types if isinstance(types, tuple) else (types,)
+    if not isinstance(value, names) or (isinstance(value, bool) and bool not in names):
+        wanted = " or ".join(_JSON_NAMES.get(t, t.__name__) for t in names)
+        raise RecordError(f"{what}: {key} is {_JSON_NAMES.get(type(value), type(value).__name__)}, not {wanted}")
+
+
+_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class GenexecEntry:
+    """One function's final line in genexec.json's `functions`: its best test and result, or why it has none."""
+
+    folder: str | None = None
+    repo: str | None = None
+    status: str | None = None  # the best result's status, or the last attempt's (crashed, generation-failed...)
+    valid: bool = False
+    done: bool = False
+    branch_coverage: float | None = None
+    line_coverage: float | None = None
+    coverage: Coverage | None = None
+    counts: dict | None = None
+    test: str | None = None  # the best test's source
+    tokens: dict | None = None  # prompt, completion
+    history: tuple[dict, ...] = ()  # one line per round
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return int((self.tokens or {}).get("prompt") or 0)
+
+    @property
+    def completion_tokens(self) -> int:
+        return int((self.tokens or {}).get("completion") or 0)
+
+    @classmethod
+    def from_dict(cls, data: dict, what: str = "genexec entry") -> "GenexecEntry":
+        values, extra = _split(cls, data, what)
+        for key in ("folder", "repo", "status", "test"):
+            _typed(values, key, str, what)
+        for key in ("valid", "done"):
+            _typed(values, key, bool, what)
+        for key in ("branch_coverage", "line_coverage"):
+            _typed(values, key, (int, float), what)
+        for key in ("coverage", "counts", "tokens"):
+            _typed(values, key, dict, what)
+        _typed(values, "history", list, what)
+        if not all(isinstance(h, dict) for h in values.get("history") or ()):
+            raise RecordError(f"{what}: history holds a line that is not an object")
+        values["valid"] = bool(values.get("valid"))
+        values["done"] = bool(values.get("done"))
+        values["coverage"] = Coverage.from_dict(values.get("coverage"))
+        values["history"] = tuple(values.get("history") or ())
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out["coverage"] = self.coverage.to_dict() if self.coverage else None
+        out["history"] = list(self.history)
+        return {**out, **self.extra}
+
+
+@dataclass(frozen=True)
+class GenexecRun:
+    """The genexec loop's state: genexec.json, rewritten after every round and at the end."""
+
+    functions: dict[str, GenexecEntry] = field(default_factory=dict)
+    experiment: str | None = None
+    generator: str | None = None
+    started: str | None = None
+    params: dict | None = None  # k, min_valid, min_cov, backend, llm
+    rounds: tuple[dict, ...] = ()  # one RoundStats line per round
+    stop_reason: str | None = None  # set when the run finishes
+    finished: str | None = None
+    summary: dict | None = None  # functions, valid, done, prompt_tokens, completion_tokens, rounds
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # the order genexec.json has always had its keys in; the optional ones are left out when unset
+    ORDER = ("experiment", "generator", "started", "params", "rounds", "functions", "stop_reason", "finished",
+             "summary")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GenexecRun":
+        what = "genexec document"
+        values, extra = _split(cls, data, what)
+        for key in ("experiment", "generator", "started", "stop_reason", "finished"):
+            _typed(values, key, str, what)
+        for key in ("params", "summary", "functions"):
+            _typed(values, key, dict, what)
+        _typed(values, "rounds", list, what)
+        if not all(isinstance(r, dict) for r in values.get("rounds") or ()):
+            raise RecordError(f"{what}: rounds holds a line that is not an object")
+        values["rounds"] = tuple(values.get("rounds") or ())
+        values["functions"] = {fid: GenexecEntry.from_dict(entry, f"genexec entry {fid}")
+                               for fid, entry in (values.get("functions") or {}).items()}
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        for key in self.ORDER:
+            value = getattr(self, key)
+            if key == "rounds":
+                out[key] = list(value)
+            elif key == "functions":
+                out[key] = {fid: entry.to_dict() for fid, entry in value.items()}
+            elif value is not None:
+                out[key] = value
+        return {**out, **self.extra}
 
 
 # -------------------------------------------------------------------------------------------- tasks

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from r2e.experiment import Experiment
-from r2e.stage_records import BuildResult, FunctionRecord, OracleResult
+from r2e.stage_records import BuildResult, FunctionRecord, GenexecRun, OracleResult
 from r2e.workspace import RepoRecord, Workspace, now_iso
 
 EXP = "stagefiles"
@@ -22,7 +22,8 @@ FUNCTION = FunctionRecord(
     context='def double(x):\n    """Twice x."""\n    return 2 * x\n', context_tokens=12, file_tokens=12,
     context_files=("pkg/core.py",))
 GENEXEC = {"generator": "offline", "rounds": [{"round": 1, "worklist": 1, "valid": 1, "done_fraction": 1.0}],
-           "functions": {FUNCTION.id: {"valid": True, "done": True, "branch_coverage": 1.0, "status": "valid"}},
+           "functions": {FUNCTION.id: {"valid": True, "done": True, "branch_coverage": 1.0, "status": "valid",
+                                       "test": "def test_double():\n    assert True\n"}},
            "stop_reason": "all done", "finished": "2026-01-01T00:00:00+00:00"}
 
 # The input files a stage reads, by kind: how to find each in an experiment.
@@ -47,13 +48,28 @@ WRONG_FIELD = {  # an object whose fields have the wrong types
     "build_result": b'{"repo": "local__pkg", "status": "success", "oracle": [1]}\n',
     "genexec": b'{"functions": []}\n',
 }
+WRONG_SCALAR = {  # a field that should be a string or an object holds a number (only some kinds)
+    "build_result": b'{"repo": "local__pkg", "status": 5}\n',
+    "genexec": b'{"functions": {"a": 5}}\n',
+}
+WRONG_NESTED = {  # a list or an entry's field of the wrong type
+    "build_result": b'{"repo": 5, "status": "success"}\n',
+    "genexec": b'{"rounds": 5, "functions": {}}\n',
+}
+WRONG_ENTRY = {
+    "genexec": b'{"functions": {"a": {"status": 5, "valid": true, "test": "x"}}}\n',
+}
 CORRUPTIONS = {
     "missing": lambda kind, good: None,
     "truncated": lambda kind, good: good[: len(good) // 2],
     "garbage": lambda kind, good: GARBAGE,
     "wrong_type": lambda kind, good: WRONG_TYPE[kind],
     "wrong_field": lambda kind, good: WRONG_FIELD[kind],
+    "wrong_scalar": lambda kind, good: WRONG_SCALAR[kind],
+    "wrong_nested": lambda kind, good: WRONG_NESTED[kind],
+    "wrong_entry": lambda kind, good: WRONG_ENTRY[kind],
 }
+ONLY_FOR = {"wrong_scalar": WRONG_SCALAR, "wrong_nested": WRONG_NESTED, "wrong_entry": WRONG_ENTRY}
 
 # (command line, input file it needs, files removed first so that the one under test is the only input)
 LOCAL = ("--backend", "local")
@@ -67,6 +83,7 @@ STAGES = [
     (("carve", "-e", EXP, *LOCAL), "extracted", ()),
     (("carve", "-e", EXP, *LOCAL), "build_result", ()),
     (("export", "-e", EXP, "-o", "{out}"), "genexec", ()),
+    (("export", "-e", EXP, "-o", "{out}"), "build_result", ()),
     (("report", "-e", EXP), "genexec", ()),  # missing is fine here: builds alone make a report
     (("report", "-e", EXP), "build_result", ("genexec",)),
     (("list-functions", "-e", EXP), "extracted", ()),
@@ -89,7 +106,7 @@ def experiment(r2e_home, tmp_path) -> Experiment:
     exp.write_build_result(BuildResult(
         repo=REPO, status="success", backend="local", python="3.11", venv=str(tmp_path / "venv"),
         workdir=str(checkout), oracle=OracleResult(imports_ok=True, tests_run=True, passed=1, pass_ratio=1.0)))
-    exp.write_genexec(GENEXEC)
+    exp.write_genexec(GenexecRun.from_dict(GENEXEC))
     return exp
 
 
@@ -113,6 +130,10 @@ def run(args: tuple[str, ...], r2e_home: Path):
 def cases():
     for args, kind, remove in STAGES:
         for corruption in CORRUPTIONS:
+            if corruption in ONLY_FOR and kind not in ONLY_FOR[corruption]:
+                continue
+            if args[0] == "export" and kind == "build_result" and corruption == "missing":
+                continue  # an unbuilt repo's problems are exported without an image
             if args[0] == "report" and kind == "genexec" and corruption == "missing":
                 continue  # builds alone still make a report
             if kind == "build_result" and corruption == "missing" and args[0] in ("genexec", "execute", "carve"):

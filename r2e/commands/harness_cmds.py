@@ -235,14 +235,14 @@ def genexec(ws: Workspace, exp, repos, ids, k, min_valid, min_cov, resume, gener
         click.echo(f"genexec: {len(records)} functions, generator {gen.name}, backend {backend}"
                    + (f", {config.where}" if uses_llm else ""))
         doc = run_genexec(experiment, records, gen, opts, echo=click.echo, pool=pool)
-    s = doc["summary"]
+    s = doc.summary or {}
     click.echo(f"genexec: {s['valid']}/{s['functions']} valid, {s['done']} done (branch coverage >= {min_cov}) "
-               f"after {s['rounds']} round(s) [{doc['stop_reason']}]; tokens {s['prompt_tokens']}+"
+               f"after {s['rounds']} round(s) [{doc.stop_reason}]; tokens {s['prompt_tokens']}+"
                f"{s['completion_tokens']}; see {experiment.genexec_path}")
-    failed = [(fid, f) for fid, f in doc["functions"].items() if f["status"] in ("crashed", "generation-failed")]
+    failed = [(fid, f) for fid, f in doc.functions.items() if f.status in ("crashed", "generation-failed")]
     if failed:
         fid, f = failed[0]
-        reason = next((r for h in reversed(f["history"]) for r in h.get("reasons") or []), f["status"])
+        reason = next((r for h in reversed(f.history) for r in h.get("reasons") or []), f.status)
         click.echo(f"genexec: {len(failed)} function(s) without an executed test, e.g. {fid}: {reason}", err=True)
         raise click.exceptions.Exit(1)
 

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 
 from r2e.report.classify import distribution_for, exception_class, missing_module
 from r2e.report.load import ExperimentResults, build_system_of, python_of
+from r2e.stage_records import GenexecRun
 
 SUCCESS = "success"
 RATIO_BINS = [i / 10 for i in range(11)]  # 0.0, 0.1, ... 1.0
@@ -93,25 +94,24 @@ def build_figures(results: ExperimentResults) -> dict:
     }
 
 
-def genexec_figures(doc: dict | None) -> dict | None:
-    if not doc:
+def genexec_figures(doc: GenexecRun | None) -> dict | None:
+    if doc is None:
         return None
-    functions = doc.get("functions") or {}
-    covs = [f.get("branch_coverage") for f in functions.values()]
-    covs = [c for c in covs if isinstance(c, (int, float))]
+    functions = doc.functions
+    covs = [f.branch_coverage for f in functions.values() if f.branch_coverage is not None]
     rounds = [{"round": r.get("round"), "done_fraction": r.get("done_fraction"), "valid": r.get("valid"),
-               "worklist": r.get("worklist")} for r in doc.get("rounds") or []]
+               "worklist": r.get("worklist")} for r in doc.rounds]
     return {
-        "generator": doc.get("generator"),
+        "generator": doc.generator,
         "functions": len(functions),
-        "valid": sum(bool(f.get("valid")) for f in functions.values()),
-        "done": sum(bool(f.get("done")) for f in functions.values()),
+        "valid": sum(f.valid for f in functions.values()),
+        "done": sum(f.done for f in functions.values()),
         "rounds": rounds,
         "coverage_histogram": histogram(covs),
         "median_branch_coverage": round(statistics.median(covs), 4) if covs else None,
-        "status_counts": dict(Counter(str(f.get("status")) for f in functions.values()).most_common()),
-        "stop_reason": doc.get("stop_reason"),
-        "finished": bool(doc.get("finished")),
+        "status_counts": dict(Counter(str(f.status) for f in functions.values()).most_common()),
+        "stop_reason": doc.stop_reason,
+        "finished": bool(doc.finished),
     }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from r2e.experiment import Experiment
-from r2e.stage_records import BuildResult
+from r2e.stage_records import BuildResult, GenexecRun
 
 LOG_TAIL = 20_000  # characters of install.log read to classify an unexplained failure
 
@@ -22,7 +22,7 @@ class ExperimentResults:
     log_tails: dict[str, str] = field(default_factory=dict)  # repo -> install.log tail + test output tail
     unreadable: list[str] = field(default_factory=list)  # repos whose result file could not be read
     in_progress: list[str] = field(default_factory=list)  # repos with a build folder but no result yet
-    genexec: dict | None = None
+    genexec: GenexecRun | None = None
 
 
 def python_of(result: BuildResult) -> str | None:

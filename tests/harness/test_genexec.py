@@ -19,6 +19,19 @@ def read_doc(home):
     return json.loads((home / "experiments" / "x" / "genexec.json").read_text())
 
 
+def assert_roundtrips(home):
+    """genexec.json read back as a GenexecRun and written again is the same file, byte for byte."""
+    from r2e.experiment import Experiment
+    from r2e.stage_records import GenexecRun
+    from r2e.workspace import Workspace
+
+    text = (home / "experiments" / "x" / "genexec.json").read_text()
+    run = Experiment(Workspace(home), "x").genexec_doc(required=True)
+    assert isinstance(run, GenexecRun) and run.summary is not None
+    assert json.dumps(run.to_dict(), indent=2) + "\n" == text
+    assert GenexecRun.from_dict(run.to_dict()) == run
+
+
 def test_loop_broken_then_low_coverage_then_good(r2e_home, cli, fixture_exp, llm_server):
     fixture_exp(keep=lambda r: r.name == "classify")
     llm_server.script(BROKEN, LOW, GOOD)
@@ -52,6 +65,7 @@ def test_loop_broken_then_low_coverage_then_good(r2e_home, cli, fixture_exp, llm
     assert entry["tokens"]["prompt"] > 0
     folder = r2e_home / "experiments" / "x" / "tests" / entry["folder"]
     assert (folder / "test.py").read_text() == entry["test"]
+    assert_roundtrips(r2e_home)
     assert json.loads((folder / "result.json").read_text())["valid"]
     assert (folder / "chat_round3.json").exists()
     assert "round 3:" in result.output and "done 1/1 (100%)" in result.output
@@ -103,6 +117,7 @@ def test_no_cap_on_functions_and_done_fraction_over_all(r2e_home, cli, fixture_e
     assert not slow["valid"]  # slow(-1) never finishes: a timeout, never done, still has a result
     assert len(doc["rounds"]) == 2  # not everything can be done, so all k rounds ran
     assert result.exit_code == 0, result.output
+    assert_roundtrips(r2e_home)  # valid, invalid, timed-out and carved entries
 
 
 def test_auth_error_stops_with_one_line_and_keeps_results(r2e_home, cli, fixture_exp, llm_server):
@@ -212,7 +227,7 @@ def test_a_malformed_reply_or_a_failing_generator_is_a_generation_failure_not_a_
     truncated_json = '{"choices": [{"message": {"content": "```python\\nimport'
     llm_server.script({"body": truncated_json, "content_type": "application/json"}, GOOD)
     opts = LoopOptions(k=2, min_cov=1.0, backend="local")
-    doc = run_genexec(exp, list(recs.values()), gen, opts, echo=lambda line: None)
+    doc = run_genexec(exp, list(recs.values()), gen, opts, echo=lambda line: None).to_dict()
     classify = doc["functions"][recs["classify"].id]
     assert [h["status"] for h in classify["history"]] == ["generation-failed", "valid"]
     assert "not JSON" in classify["history"][0]["reasons"][0] or "unreadable" in classify["history"][0]["reasons"][0]

@@ -8,7 +8,7 @@ from r2e.experiment import Experiment
 from r2e.report.aggregate import histogram, report_figures
 from r2e.report.classify import distribution_for, exception_class, missing_module
 from r2e.report.load import load_experiment
-from r2e.stage_records import BuildResult, Failure, OracleResult
+from r2e.stage_records import BuildResult, Failure, GenexecRun, OracleResult
 from r2e.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -47,7 +47,7 @@ def experiment(r2e_home):
     exp.build_repo_dir("h__running").mkdir()  # a batch still running: folder, no result yet
     exp.build_repo_dir("i__broken").mkdir()
     exp.build_result_path("i__broken").write_text('{"status": "succ')  # a corrupt file: reported, not fatal
-    exp.write_genexec({
+    exp.write_genexec(GenexecRun.from_dict({
         "generator": "carve", "rounds": [
             {"round": 1, "worklist": 4, "valid": 1, "done_fraction": 0.25},
             {"round": 2, "worklist": 3, "valid": 2, "done_fraction": 0.75}],
@@ -56,7 +56,7 @@ def experiment(r2e_home):
             "f2": {"valid": True, "done": True, "branch_coverage": 0.85, "status": "ok"},
             "f3": {"valid": True, "done": True, "branch_coverage": 0.9, "status": "ok"},
             "f4": {"valid": False, "done": False, "branch_coverage": None, "status": "timeout"}},
-        "stop_reason": "done fraction reached 0.7", "finished": "2026-11-24T00:00:00+00:00"})
+        "stop_reason": "done fraction reached 0.7", "finished": "2026-11-24T00:00:00+00:00"}))
     return exp
 
 
