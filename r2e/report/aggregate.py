@@ -115,5 +115,19 @@ def genexec_figures(doc: GenexecRun | None) -> dict | None:
     }
 
 
+def tasks_figures(summary: dict | None) -> dict | None:
+    """Task making: candidates and valid tasks per strategy, and every rejection by its reason class."""
+    if not summary:
+        return None
+    return {
+        "total": int(summary.get("total") or 0),
+        "valid": int(summary.get("valid") or 0),
+        "rejections": dict(sorted((summary.get("rejections") or {}).items(), key=lambda kv: -kv[1])),
+        "per_strategy": summary.get("per_strategy") or {},
+        "median_validation_seconds": summary.get("median_validation_seconds"),
+    }
+
+
 def report_figures(results: ExperimentResults) -> dict:
-    return {"build": build_figures(results), "genexec": genexec_figures(results.genexec)}
+    return {"build": build_figures(results), "genexec": genexec_figures(results.genexec),
+            "tasks": tasks_figures(results.tasks)}

@@ -23,6 +23,7 @@ class ExperimentResults:
     unreadable: list[str] = field(default_factory=list)  # repos whose result file could not be read
     in_progress: list[str] = field(default_factory=list)  # repos with a build folder but no result yet
     genexec: GenexecRun | None = None
+    tasks: dict | None = None  # tasks_summary.json: candidates, valid tasks, rejections by reason
 
 
 def python_of(result: BuildResult) -> str | None:
@@ -73,4 +74,5 @@ def load_experiment(exp: Experiment) -> ExperimentResults:
         unreadable=unreadable,
         in_progress=running,
         genexec=exp.genexec_doc(),
+        tasks=exp.tasks_summary(),
     )

@@ -48,6 +48,13 @@ def sections(figures: dict) -> list[tuple[str, list[str], list[list[str]], str |
                     "done_fraction"))
         out.append(("Harness branch coverage", ["branch coverage", "functions"],
                     [[k, str(v)] for k, v in g["coverage_histogram"].items()], "coverage"))
+    t = figures.get("tasks")
+    if t:
+        out.append(("Task candidates by strategy", ["strategy", "candidates", "valid"],
+                    [[k, str(v.get("candidates", 0)), str(v.get("valid", 0))] for k, v in t["per_strategy"].items()],
+                    None))
+        out.append(("Rejected task candidates", ["reason", "candidates"],
+                    [[k, str(v)] for k, v in t["rejections"].items()], None))
     return out
 
 
@@ -64,6 +71,10 @@ def summary_lines(figures: dict) -> list[str]:
         lines.append(f"genexec ({g['generator']}): {g['valid']} valid, {g['done']} done of {g['functions']} functions; "
                      f"median branch coverage {_pct(g['median_branch_coverage'])}"
                      + ("" if g["finished"] else " (still running)"))
+    t = figures.get("tasks")
+    if t:
+        rejected = ", ".join(f"{k} {v}" for k, v in t["rejections"].items()) or "none"
+        lines.append(f"tasks: {t['valid']} valid of {t['total']} candidates; rejected: {rejected}")
     return lines
 
 

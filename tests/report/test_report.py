@@ -57,6 +57,9 @@ def experiment(r2e_home):
             "f3": {"valid": True, "done": True, "branch_coverage": 0.9, "status": "ok"},
             "f4": {"valid": False, "done": False, "branch_coverage": None, "status": "timeout"}},
         "stop_reason": "done fraction reached 0.7", "finished": "2026-11-24T00:00:00+00:00"}))
+    exp.write_tasks_summary({"total": 9, "valid": 5, "rejections": {"no_failing_test": 3, "flaky": 1},
+                             "per_strategy": {"swap_operator": {"candidates": 6, "valid": 4},
+                                              "off_by_one": {"candidates": 3, "valid": 1}}})
     return exp
 
 
@@ -100,6 +103,8 @@ def test_report_command_writes_each_format(cli, experiment, fmt, name, tmp_path)
         assert png.read_bytes().startswith(PNG) and png.stat().st_size > 2000
         assert f"charts/{png.name}" in text  # every chart is referenced by the report
     assert "ModuleNotFoundError" in text and "PyYAML" in text
+    assert "tasks: 5 valid of 9 candidates; rejected: no_failing_test 3, flaky 1" in r.output
+    assert "no_failing_test" in text and "off_by_one" in text  # rejections by reason, candidates by strategy
 
 
 def test_default_folder_and_errors(cli, experiment, r2e_home):
