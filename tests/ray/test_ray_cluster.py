@@ -139,7 +139,7 @@ def test_build_on_a_lost_node_is_built_again_elsewhere_and_recorded(cluster, exe
     deadline = time.monotonic() + 90
     victim = None
     while victim is None and time.monotonic() < deadline and runner.is_alive():
-        victim = node_running(nodes, "fx__sleepy/venv/bin/python -m pytest")
+        victim = node_running(nodes, "-m pytest", cwd_part="fx__sleepy")
         time.sleep(0.3)
     assert victim is not None, "the build never reached its tests"
     c.remove_node(victim)
@@ -159,14 +159,15 @@ def ps_lines() -> list[str]:
     return subprocess.run(["ps", "-ww", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
 
 
-def node_running(nodes, marker: str):
-    """The node whose raylet is an ancestor of a process running `marker` (several raylets share this machine)."""
+def node_running(nodes, marker: str, cwd_part: str = ""):
+    """The node whose raylet is an ancestor of a process running `marker` in a folder whose path holds
+    `cwd_part` (several raylets share this machine; the eval script runs the venv's `python` by name)."""
     parent = {}
     hits = []
     for line in ps_lines():
         pid, ppid, args = line.split(None, 2)
         parent[int(pid)] = int(ppid)
-        if marker in args and "bwrap" not in args:
+        if marker in args and "bwrap" not in args and cwd_part in _cwd(int(pid)):
             hits.append(int(pid))
     raylets = {n.all_processes["raylet"][0].process.pid: n for n in nodes}
     for pid in hits:
@@ -175,6 +176,13 @@ def node_running(nodes, marker: str):
                 return raylets[pid]
             pid = parent.get(pid, 1)
     return None
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
 
 
 def setup_exp(cli, git_repo_factory, exps, names, files=None):
