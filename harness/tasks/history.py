@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.tasks.mutate import _parser
 from harness.tasks.runs import run_tests, with_budget
-from harness.tasks.validate import Outcome, read_file, write_file
+from harness.tasks.validate import Outcome, read_file, split_by_bug, write_file
 from installers.environment import Environment
 from installers.eval_run import EvalScript
 from installers.sandbox.r2e_report_io import PASSED, SKIPPED
@@ -152,9 +152,7 @@ def validate_commit(env: Environment, script: EvalScript, before: dict, after: d
         out.note("bug", first)
         if first.timed_out:
             return out.reject("timeout", f"the suite before the fix ran over {bounded.eval_timeout:.0f}s")
-        passing = sorted(t for t, s in gold.tests.items() if s == PASSED)
-        f2p = [t for t in passing if first.tests.get(t) not in (PASSED, SKIPPED)]
-        p2p = [t for t in passing if first.tests.get(t) == PASSED]
+        f2p, p2p = split_by_bug(sorted(t for t, s in gold.tests.items() if s == PASSED), first)
         if not f2p:
             return out.reject("no_failing_test")
         if not p2p:

@@ -70,6 +70,13 @@ class Outcome:
                           "timed_out": run.timed_out, "exit_code": run.exit_code})
 
 
+def split_by_bug(passing: list[str], with_bug: TestRun) -> tuple[list[str], list[str]]:
+    """(fail-to-pass, pass-to-pass) among tests that pass without the bug: a skipped test is neither."""
+    f2p = [t for t in passing if with_bug.tests.get(t) not in (PASSED, SKIPPED)]
+    p2p = [t for t in passing if with_bug.tests.get(t) == PASSED]
+    return f2p, p2p
+
+
 def clean_baseline(env: Environment, script: EvalScript, runs: int) -> Baseline:
     """The clean suite `runs` times; a suite that times out or reports no test is a repository-level error."""
     results = []
@@ -120,9 +127,7 @@ def validate(env: Environment, script: EvalScript, baseline: Baseline, path: str
         out.note("bug", first)
         if first.timed_out:
             return out.reject("timeout", f"the suite with the bug ran over {bug_script.eval_timeout:.0f}s")
-        passing = baseline.passing
-        f2p = [t for t in passing if first.tests.get(t) not in (PASSED, SKIPPED)]
-        p2p = [t for t in passing if first.tests.get(t) == PASSED]
+        f2p, p2p = split_by_bug(baseline.passing, first)
         if not f2p:
             return out.reject("no_failing_test")
         if not p2p:
