@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "build": "r2e.commands.build_cmd:build",
     "images": "r2e.commands.build_cmd:images",
     "carve": "r2e.commands.carve_cmd:carve",
+    "perf": "r2e.commands.perf_cmd:perf",
 }
 
 

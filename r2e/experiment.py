@@ -14,6 +14,8 @@ spelled once::
       tests/<function-folder>/            test.py and its HarnessResult result.json (r2e genexec)
       genexec.json                        the loop's final state (r2e genexec)
       problems.jsonl                      the exported dataset (r2e export)
+      perf/                               r2e perf: candidates.jsonl, harnesses.jsonl + harnesses/,
+                                          measurements.jsonl, tasks.jsonl, table.{md,html,json,png}
       report/                             r2e report
       schemas.json                        the schema version each record file was written with
 
@@ -32,7 +34,8 @@ from typing import Callable, Iterable, TypeVar
 
 from r2e.errors import R2EError
 from r2e.fsio import atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
-from r2e.stage_records import BuildResult, FunctionRecord, HarnessResult, RecordError
+from r2e.stage_records import (BuildResult, FunctionRecord, HarnessResult, PerfCandidate, PerfHarness,
+                               PerfMeasurement, PerfTask, RecordError)
 from r2e.workspace import Manifest, RepoRecord, Workspace, check_experiment_name
 
 T = TypeVar("T")
@@ -46,6 +49,10 @@ SCHEMAS = {
     "harness_result": 1,
     "genexec": 1,
     "problems": 1,
+    "perf_candidates": 1,
+    "perf_harnesses": 1,
+    "perf_measurements": 1,
+    "perf_tasks": 1,
 }
 SCHEMAS_FILE = "schemas.json"
 
@@ -58,6 +65,18 @@ MAKERS = {
     "harness_result": "r2e genexec -e {exp}",
     "genexec": "r2e genexec -e {exp}",
     "problems": "r2e export -e {exp}",
+    "perf_candidates": "r2e perf mine -e {exp}",
+    "perf_harnesses": "r2e perf harness -e {exp}",
+    "perf_measurements": "r2e perf measure -e {exp}",
+    "perf_tasks": "r2e perf export -e {exp}",
+}
+
+# perf record files: kind -> (file name under perf/, record class)
+PERF_FILES = {
+    "perf_candidates": ("candidates.jsonl", PerfCandidate),
+    "perf_harnesses": ("harnesses.jsonl", PerfHarness),
+    "perf_measurements": ("measurements.jsonl", PerfMeasurement),
+    "perf_tasks": ("tasks.jsonl", PerfTask),
 }
 
 # extracted.jsonl's key order; language-specific keys (C `is_static`) follow
@@ -399,3 +418,38 @@ class Experiment:
         if out == self.problems_path:
             self._stamp("problems")
         return out
+
+    # ------------------------------------------------------------------ perf
+    @property
+    def perf_dir(self) -> Path:
+        return self.dir / "perf"
+
+    def perf_path(self, kind: str) -> Path:
+        return self.perf_dir / PERF_FILES[kind][0]
+
+    @property
+    def perf_candidates_path(self) -> Path:
+        return self.perf_path("perf_candidates")
+
+    @property
+    def perf_tasks_path(self) -> Path:
+        return self.perf_path("perf_tasks")
+
+    def perf_harness_script(self, candidate_id: str) -> Path:
+        return self.perf_dir / "harnesses" / f"{function_folder(candidate_id)}.py"
+
+    @property
+    def perf_table_dir(self) -> Path:
+        return self.perf_dir / "table"
+
+    def perf_records(self, kind: str) -> list:
+        """The records of one perf stage file (PerfCandidate, PerfHarness, PerfMeasurement or PerfTask)."""
+        path = self.perf_path(kind)
+        self.check_schema(kind, path)
+        return self._read_jsonl(kind, path, PERF_FILES[kind][1].from_dict)
+
+    def write_perf_records(self, kind: str, records: Iterable) -> Path:
+        path = self.perf_path(kind)
+        atomic_write_jsonl(path, [r.to_dict() for r in records])
+        self._stamp(kind)
+        return path

@@ -1,0 +1,110 @@
+"""Run a harness at a commit, in the repo's Environment.
+
+Each commit gets a git worktree of the environment's checkout (local: the repo's checkout; docker:
+/testbed in the container), and the harness runs with that tree first on sys.path, in the
+environment's interpreter (the build's venv, or the fallback venv). The runner is copied in once.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.perf import counters
+from harness.perf.runner import MARKER
+from installers.environment import Environment
+
+RUNNER = Path(__file__).with_name("runner.py")
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    wall: float | None = None
+    cpu: float | None = None
+    digest: str | None = None
+    error: str = ""
+    instructions: int | None = None
+    timed_out: bool = False
+    raw: dict = field(default_factory=dict)
+
+
+class PerfSession:
+    """One repo's environment prepared for perf runs: worktrees per commit, the runner, scripts."""
+
+    def __init__(self, env: Environment, key: str | None = None):
+        self.env = env
+        self.scratch = f"/tmp/r2e-perf-{key or uuid.uuid4().hex[:10]}"
+        self.trees: dict[str, str] = {}
+        self.paths: dict[str, str] = {}  # commit -> PYTHONPATH (the tree, and its src/ when it has one)
+        self.env.execute(f"mkdir -p {self.scratch}/trees {self.scratch}/scripts", timeout=60)
+        self.env.copy_to(RUNNER, f"{self.scratch}/runner.py")
+        self._counter: str | None = None
+
+    def tree(self, commit: str) -> str:
+        if commit not in self.trees:
+            dest = f"{self.scratch}/trees/{commit[:12]}"
+            res = self.env.execute(f"git -C {shlex.quote(self.env.workdir)} worktree add --force --detach {dest} {commit}",
+                                   timeout=300)
+            if not res.ok:
+                raise RuntimeError(f"git worktree add {commit[:12]}: {res.output.strip()[-300:]}")
+            self.trees[commit] = dest
+            src = self.env.execute(f"test -d {dest}/src && ! test -e {dest}/src/__init__.py", timeout=30).ok
+            self.paths[commit] = f"{dest}:{dest}/src" if src else dest
+        return self.trees[commit]
+
+    def put_script(self, path: Path) -> str:
+        dest = f"{self.scratch}/scripts/{path.name}"
+        self.env.copy_to(path, dest)
+        return dest
+
+    def counter(self) -> str:
+        if self._counter is None:
+            self._counter = counters.detect(self.env)
+        return self._counter
+
+    def run(self, script: str, commit: str, *, scale: int = 1, warmup: int = 1, cpu: int | None = None,
+            count: str | None = None, setup_only: bool = False, timeout: float = 120.0) -> RunResult:
+        tree = self.tree(commit)
+        path = self.paths[commit]
+        args = [self.env.python, f"{self.scratch}/runner.py", script, "--scale", str(scale), "--warmup", str(warmup)]
+        if setup_only:
+            args.append("--setup-only")
+        if count == "callgrind":
+            args.append("--call-tracing")
+        if cpu is not None:
+            args += ["--cpu", str(cpu)]
+        command = " ".join(shlex.quote(a) for a in args)
+        if count:
+            command = counters.wrap(count, command, f"{self.scratch}/count-{uuid.uuid4().hex[:8]}")
+        res = self.env.execute(command, cwd=tree, timeout=timeout,
+                               env={"PYTHONPATH": path, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"})
+        raw = _parse(res.output)
+        if res.timed_out:
+            return RunResult(False, error=f"timed out after {timeout:.0f}s", timed_out=True, raw=raw)
+        if not raw:
+            return RunResult(False, error=f"no result (exit {res.exit_code}): {res.output.strip()[-800:]}")
+        instr = counters.parse(count, res.output) if count else None
+        if not raw.get("ok"):
+            return RunResult(False, error=(raw.get("trace") or raw.get("error") or "")[-1500:], raw=raw)
+        return RunResult(True, raw.get("wall"), raw.get("cpu"), raw.get("digest"), instructions=instr, raw=raw)
+
+    def close(self) -> None:
+        for tree in self.trees.values():
+            self.env.execute(f"git worktree remove --force {tree} >/dev/null 2>&1; rm -rf {tree}", timeout=120)
+        self.env.execute("git worktree prune >/dev/null 2>&1", timeout=60)
+        self.env.execute(f"rm -rf {self.scratch}", timeout=60)
+        self.trees = {}
+
+
+def _parse(output: str) -> dict:
+    for line in reversed(output.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                return json.loads(line[len(MARKER):])
+            except ValueError:
+                return {}
+    return {}
