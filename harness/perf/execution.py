@@ -1,14 +1,18 @@
 """Run a harness at a commit, in the repo's Environment.
 
 Each commit gets a git worktree of the environment's checkout (local: the repo's checkout; docker:
-/testbed in the container), and the harness runs with that tree first on sys.path, in the
+/testbed in the container; an image without git gets the tree from the host's checkout, copied in), and the harness runs with that tree first on sys.path, in the
 environment's interpreter (the build's venv, or the fallback venv). The runner is copied in once.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
+import subprocess
+import tarfile
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +39,9 @@ class RunResult:
 class PerfSession:
     """One repo's environment prepared for perf runs: worktrees per commit, the runner, scripts."""
 
-    def __init__(self, env: Environment, key: str | None = None):
-        self.env = env
+    def __init__(self, env: Environment, key: str | None = None, host_checkout: str | None = None):
+        self.env, self.host_checkout = env, host_checkout
+        self._has_git: bool | None = None
         self.scratch = f"/tmp/r2e-perf-{key or uuid.uuid4().hex[:10]}"
         self.trees: dict[str, str] = {}
         self.paths: dict[str, str] = {}  # commit -> PYTHONPATH (the tree, and its src/ when it has one)
@@ -47,14 +52,36 @@ class PerfSession:
     def tree(self, commit: str) -> str:
         if commit not in self.trees:
             dest = f"{self.scratch}/trees/{commit[:12]}"
-            res = self.env.execute(f"git -C {shlex.quote(self.env.workdir)} worktree add --force --detach {dest} {commit}",
-                                   timeout=300)
-            if not res.ok:
-                raise RuntimeError(f"git worktree add {commit[:12]}: {res.output.strip()[-300:]}")
+            if self._env_has_git():
+                res = self.env.execute(f"git -C {shlex.quote(self.env.workdir)} worktree add --force --detach "
+                                       f"{dest} {commit}", timeout=300)
+                if not res.ok:
+                    raise RuntimeError(f"git worktree add {commit[:12]}: {res.output.strip()[-300:]}")
+            else:
+                self._copy_host_tree(commit, dest)
             self.trees[commit] = dest
             src = self.env.execute(f"test -d {dest}/src && ! test -e {dest}/src/__init__.py", timeout=30).ok
             self.paths[commit] = f"{dest}:{dest}/src" if src else dest
         return self.trees[commit]
+
+    def _env_has_git(self) -> bool:
+        if self._has_git is None:
+            self._has_git = self.env.execute(f"git -C {shlex.quote(self.env.workdir)} rev-parse --git-dir",
+                                             timeout=60).ok
+        return self._has_git
+
+    def _copy_host_tree(self, commit: str, dest: str) -> None:
+        """An image without git: the tree is made from the host's checkout and copied in."""
+        if not self.host_checkout:
+            raise RuntimeError("the environment has no git and no host checkout was given")
+        with tempfile.TemporaryDirectory(prefix="r2e-perf-tree-") as tmp:
+            archive = subprocess.run(["git", "-C", self.host_checkout, "archive", "--format=tar", commit],
+                                     capture_output=True)
+            if archive.returncode != 0:
+                raise RuntimeError(f"git archive {commit[:12]}: {archive.stderr.decode()[-300:]}")
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(tmp, filter="data")
+            self.env.copy_to(Path(tmp), dest)
 
     def put_script(self, path: Path) -> str:
         dest = f"{self.scratch}/scripts/{path.name}"
@@ -73,7 +100,7 @@ class PerfSession:
         args = [self.env.python, f"{self.scratch}/runner.py", script, "--scale", str(scale), "--warmup", str(warmup)]
         if setup_only:
             args.append("--setup-only")
-        if count == "callgrind":
+        if count in ("callgrind", "callgrind-all"):
             args.append("--call-tracing")
         if cpu is not None:
             args += ["--cpu", str(cpu)]
@@ -95,7 +122,8 @@ class PerfSession:
     def close(self) -> None:
         for tree in self.trees.values():
             self.env.execute(f"git worktree remove --force {tree} >/dev/null 2>&1; rm -rf {tree}", timeout=120)
-        self.env.execute("git worktree prune >/dev/null 2>&1", timeout=60)
+        if self._has_git:
+            self.env.execute("git worktree prune >/dev/null 2>&1", timeout=60)
         self.env.execute(f"rm -rf {self.scratch}", timeout=60)
         self.trees = {}
 

@@ -45,16 +45,21 @@ def pinned_cpu(session: PerfSession) -> int | None:
 
 
 def count_instructions(session: PerfSession, script: str, commit: str, scale: int, counter: str,
-                       cpu: int | None, timeout: float) -> tuple[int | None, str]:
+                       cpu: int | None, timeout: float) -> tuple[int | None, str, str]:
+    """(instructions of the timed call or None, the error, how they were counted)."""
     full = session.run(script, commit, scale=scale, warmup=0, cpu=cpu, count=counter, timeout=timeout)
     if counter == "callgrind":  # only the timed call was counted
-        if not full.ok or not full.instructions:
-            return None, (full.error or "callgrind counted nothing (no _PyEval_CallTracing symbol?)")[-300:]
-        return full.instructions, full.digest or ""
+        if full.ok and full.instructions:
+            return full.instructions, "", "callgrind: the timed call only"
+        if not full.ok:
+            return None, (full.error or "the counted run failed")[-300:], counter
+        # a stripped interpreter: callgrind cannot see _PyEval_CallTracing, so count whole processes
+        counter = "callgrind-all"
+        full = session.run(script, commit, scale=scale, warmup=0, cpu=cpu, count=counter, timeout=timeout)
     base = session.run(script, commit, scale=scale, warmup=0, cpu=cpu, count=counter, setup_only=True, timeout=timeout)
     if not full.ok or not base.ok or full.instructions is None or base.instructions is None:
-        return None, (full.error or base.error or "the counter printed no count")[-300:]
-    return full.instructions - base.instructions, full.digest or ""
+        return None, (full.error or base.error or "the counter printed no count")[-300:], counter
+    return full.instructions - base.instructions, "", f"{counter}: whole run minus a setup-only run"
 
 
 def measure_one(session: PerfSession, script: str, harness: PerfHarness, cand: PerfCandidate,
@@ -76,12 +81,12 @@ def measure_one(session: PerfSession, script: str, harness: PerfHarness, cand: P
         a, b = run(cand.parent), run(cand.commit)
         wall_a.append(a.wall), wall_b.append(b.wall), cpu_a.append(a.cpu), cpu_b.append(b.cpu)
     counter = session.counter() if opts.counter == "auto" else opts.counter
-    instr_a, instr_b, count_error = [], [], ""
+    instr_a, instr_b, count_error, mode = [], [], "", ""
     count_scale = max(1, round(scale * opts.count_fraction))
     if counter != "none":
         for _ in range(opts.count_repeats):
-            ia, _da = count_instructions(session, script, cand.parent, count_scale, counter, cpu, opts.count_timeout)
-            ib, _db = count_instructions(session, script, cand.commit, count_scale, counter, cpu, opts.count_timeout)
+            ia, _da, mode = count_instructions(session, script, cand.parent, count_scale, counter, cpu, opts.count_timeout)
+            ib, _db, mode = count_instructions(session, script, cand.commit, count_scale, counter, cpu, opts.count_timeout)
             if ia is None or ib is None:
                 count_error = _da if ia is None else _db
                 instr_a, instr_b = [], []
@@ -104,7 +109,7 @@ def measure_one(session: PerfSession, script: str, harness: PerfHarness, cand: P
         reasons.append(f"not significant (Mann-Whitney p = {p:.3g} >= {opts.alpha})")
     if instr_ratio is not None and instr_ratio <= 1.0:
         reasons.append(f"instruction counts disagree (A/B = {instr_ratio:.3f})")
-    extra = {"count_error": count_error} if count_error else {}
+    extra = {"count_error": count_error} if count_error else {"count_mode": mode} if instr_a else {}
     extra.update(metric=opts.metric, wall_speedup=stats.speedup(wall_a, wall_b), cpu_speedup=stats.speedup(cpu_a, cpu_b), cv_wall_a=stats.cv(wall_a), cv_wall_b=stats.cv(wall_b),
                  cv_instr_a=stats.cv(instr_a), cv_instr_b=stats.cv(instr_b), scale=scale, count_scale=count_scale,
                  loadavg=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)

@@ -37,7 +37,7 @@ def check_once(session: PerfSession, script: str, cand: PerfCandidate, scale: in
                opts: QuickcheckOptions) -> tuple[str, str, int, dict]:
     """(verdict, problem, scale, record): verdict is passed | repair | drop."""
     record: dict = {}
-    for _ in range(6):  # scaling steps
+    for _ in range(8):  # scaling steps
         a = session.run(script, cand.parent, scale=scale, timeout=opts.run_timeout)
         b = session.run(script, cand.commit, scale=scale, timeout=opts.run_timeout)
         record = {"scale": scale, "a": _brief(a), "b": _brief(b)}
@@ -59,8 +59,10 @@ def check_once(session: PerfSession, script: str, cand: PerfCandidate, scale: in
                               f"{opts.min_time}-{opts.max_time} s); make the workload smaller"), scale, record
         if fast >= opts.min_time:
             return "passed", "", scale, record
-        factor = math.ceil(2 * opts.min_time / max(fast, 1e-5))
-        if scale * factor > MAX_SCALE or slow * factor > opts.max_time:
+        # Grow by at most 100x a step: a run of microseconds says little about a run of seconds.
+        factor = min(100, math.ceil(2 * opts.min_time / max(fast, 1e-6)))
+        factor = min(factor, int(opts.max_time / 2 / max(slow, 1e-6)))  # keep the slower version in the window
+        if factor < 2 or scale * factor > MAX_SCALE:
             break
         scale *= factor
     return "repair", (f"it is too fast: {record['a'].get('wall')} s at SCALE={scale}; the workload must take at "

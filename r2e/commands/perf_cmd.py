@@ -53,7 +53,7 @@ def _sessions(exp, backend: str):
     def get(repo_id: str) -> PerfSession:
         if repo_id not in opened:
             env = open_harness_environment(exp, repos[repo_id], backend)
-            opened[repo_id] = PerfSession(env)
+            opened[repo_id] = PerfSession(env, host_checkout=repos[repo_id].path)
         return opened[repo_id]
 
     try:
@@ -167,6 +167,9 @@ def quickcheck(ws, exp_name, candidates, backend, min_time, max_time, max_repair
               help="Pairs run under the instruction counter.")
 @click.option("--counter", type=click.Choice(["auto", "perf", "callgrind", "none"]), default="auto",
               show_default=True, help="Instruction counter (auto: perf where the kernel allows it, else callgrind).")
+@click.option("--count-fraction", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=0.25,
+              show_default=True, help="Counted runs use this fraction of the workload's SCALE (counts are "
+                                      "deterministic; valgrind is ~50x slower than the timed runs).")
 @click.option("--min-speedup", type=click.FloatRange(min=1.0), default=1.1, show_default=True)
 @click.option("--alpha", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=0.05, show_default=True,
               help="Significance level of the Mann-Whitney U test.")
@@ -175,7 +178,7 @@ def quickcheck(ws, exp_name, candidates, backend, min_time, max_time, max_repair
                    "loaded machine); both are recorded.")
 @click.option("--no-pin", is_flag=True, help="Do not pin runs to one CPU.")
 @click.pass_obj
-def measure(ws, exp_name, candidates, backend, repeats, count_repeats, counter, min_speedup, alpha, metric, no_pin):
+def measure(ws, exp_name, candidates, backend, repeats, count_repeats, counter, count_fraction, min_speedup, alpha, metric, no_pin):
     """Time A^ and B interleaved, count instructions, and admit real, significant speed-ups."""
     from harness.perf.measure import MeasureOptions, measure_all
 
@@ -183,7 +186,8 @@ def measure(ws, exp_name, candidates, backend, repeats, count_repeats, counter, 
     cands = {c.id: c for c in exp.perf_records("perf_candidates")}
     todo = _only(exp.perf_records("perf_harnesses"), candidates)
     opts = MeasureOptions(repeats=repeats, count_repeats=count_repeats, min_speedup=min_speedup, alpha=alpha,
-                          counter=counter, pin=not no_pin, metric=metric)
+                          counter=counter, pin=not no_pin, metric=metric,
+                          count_fraction=count_fraction)
     with _sessions(exp, backend) as get:
         made = measure_all(exp, todo, cands, get, opts, echo=click.echo)
     old = exp.perf_records("perf_measurements") if exp.perf_path("perf_measurements").exists() else []
