@@ -22,6 +22,7 @@ from harness.perf.runner import MARKER
 from installers.environment import Environment
 
 RUNNER = Path(__file__).with_name("runner.py")
+COMPARE = Path(__file__).parent.parent / "sandbox" / "compare.py"
 
 
 @dataclass
@@ -47,6 +48,8 @@ class PerfSession:
         self.paths: dict[str, str] = {}  # commit -> PYTHONPATH (the tree, and its src/ when it has one)
         self.env.execute(f"mkdir -p {self.scratch}/trees {self.scratch}/scripts", timeout=60)
         self.env.copy_to(RUNNER, f"{self.scratch}/runner.py")
+        # carved inputs may hold lambdas, which unpickle through the carving sandbox's compare module
+        self.env.copy_to(COMPARE, f"{self.scratch}/lib/r2e_carve_compare.py")
         self._counter: str | None = None
 
     def tree(self, commit: str) -> str:
@@ -61,7 +64,7 @@ class PerfSession:
                 self._copy_host_tree(commit, dest)
             self.trees[commit] = dest
             src = self.env.execute(f"test -d {dest}/src && ! test -e {dest}/src/__init__.py", timeout=30).ok
-            self.paths[commit] = f"{dest}:{dest}/src" if src else dest
+            self.paths[commit] = (f"{dest}:{dest}/src" if src else dest) + f":{self.scratch}/lib"
         return self.trees[commit]
 
     def _env_has_git(self) -> bool:

@@ -12,6 +12,7 @@ without shipping the result itself).
 import argparse
 import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -45,6 +46,11 @@ def canonical(obj, depth=0):
     if isinstance(obj, dict):
         items = [[canonical(k, depth + 1), canonical(v, depth + 1)] for k, v in obj.items()]
         return ["dict", sorted(items, key=lambda kv: json.dumps(kv[0], sort_keys=True))]
+    if hasattr(obj, "__next__") and hasattr(obj, "__iter__"):  # an iterator: what it yields, not its type
+        try:
+            return ["iter", [canonical(x, depth + 1) for x in itertools.islice(obj, 100000)]]
+        except Exception as exc:  # noqa: BLE001 - an iterator that raises: the exception is the result
+            return ["raised", type(exc).__name__]
     tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
     if callable(tolist):
         try:
