@@ -1,7 +1,8 @@
 """Run a harness at a commit, in the repo's Environment.
 
 Each commit gets a git worktree of the environment's checkout (local: the repo's checkout; docker:
-/testbed in the container; an image without git gets the tree from the host's checkout, copied in), and the harness runs with that tree first on sys.path, in the
+/testbed in the container; an image without git gets the tree from the host's checkout, copied in),
+and the harness runs with that tree first on sys.path, in the
 environment's interpreter (the build's venv, or the fallback venv). The runner is copied in once.
 """
 

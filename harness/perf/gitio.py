@@ -45,7 +45,8 @@ def changed_lines(repo: str | Path, parent: str, commit: str) -> dict[str, tuple
             match = _HUNK.match(line)
             if not match:
                 continue
-            a, an, b, bn = (int(match.group(1)), int(match.group(2) or 1), int(match.group(3)), int(match.group(4) or 1))
+            a, b = int(match.group(1)), int(match.group(3))
+            an, bn = int(match.group(2) or 1), int(match.group(4) or 1)
             path = new_path or old_path
             if path is None:
                 continue

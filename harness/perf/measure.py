@@ -5,7 +5,8 @@ one call: wall and process CPU time. After one discarded warm-up pair, runs alte
 `repeats` times, so drift in the machine's load hits both versions alike. Instruction counts come from
 `count_repeats` extra pairs under the counter (perf or callgrind), each the count of a full run minus
 a setup-only run. The speed-up is median(A)/median(B) with a bootstrap 95 % interval; admission needs
-the speed-up >= min_speedup, Mann-Whitney p < alpha (on wall or on process CPU times), equal results everywhere, and (when a counter
+the speed-up >= min_speedup, Mann-Whitney p < alpha (on wall or on process CPU times), equal results
+everywhere, and (when a counter
 ran) fewer instructions at B.
 """
 
@@ -85,8 +86,10 @@ def measure_one(session: PerfSession, script: str, harness: PerfHarness, cand: P
     count_scale = max(1, round(scale * opts.count_fraction))
     if counter != "none":
         for _ in range(opts.count_repeats):
-            ia, _da, mode = count_instructions(session, script, cand.parent, count_scale, counter, cpu, opts.count_timeout)
-            ib, _db, mode = count_instructions(session, script, cand.commit, count_scale, counter, cpu, opts.count_timeout)
+            ia, _da, mode = count_instructions(session, script, cand.parent, count_scale, counter, cpu,
+                                               opts.count_timeout)
+            ib, _db, mode = count_instructions(session, script, cand.commit, count_scale, counter, cpu,
+                                               opts.count_timeout)
             if ia is None or ib is None:
                 count_error = _da if ia is None else _db
                 instr_a, instr_b = [], []
@@ -110,7 +113,8 @@ def measure_one(session: PerfSession, script: str, harness: PerfHarness, cand: P
     if instr_ratio is not None and instr_ratio <= 1.0:
         reasons.append(f"instruction counts disagree (A/B = {instr_ratio:.3f})")
     extra = {"count_error": count_error} if count_error else {"count_mode": mode} if instr_a else {}
-    extra.update(metric=opts.metric, wall_speedup=stats.speedup(wall_a, wall_b), cpu_speedup=stats.speedup(cpu_a, cpu_b), cv_wall_a=stats.cv(wall_a), cv_wall_b=stats.cv(wall_b),
+    extra.update(metric=opts.metric, wall_speedup=stats.speedup(wall_a, wall_b),
+                 cpu_speedup=stats.speedup(cpu_a, cpu_b), cv_wall_a=stats.cv(wall_a), cv_wall_b=stats.cv(wall_b),
                  cv_instr_a=stats.cv(instr_a), cv_instr_b=stats.cv(instr_b), scale=scale, count_scale=count_scale,
                  loadavg=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
     return PerfMeasurement(
@@ -132,7 +136,8 @@ def measure_all(exp: Experiment, harnesses: list[PerfHarness], candidates: dict[
             session = open_session(cand.repo)
             m = measure_one(session, session.put_script(exp.dir / harness.script), harness, cand, opts)
         except Exception as exc:  # noqa: BLE001 - one candidate's failure never aborts the batch
-            m = PerfMeasurement(candidate=harness.candidate, admitted=False, reason=f"{type(exc).__name__}: {exc}"[:500])
+            m = PerfMeasurement(candidate=harness.candidate, admitted=False,
+                                reason=f"{type(exc).__name__}: {exc}"[:500])
         if m.speedup:
             echo(f"measure {m.candidate}: {'admitted' if m.admitted else 'rejected'} speed-up {m.speedup:.3f} "
                  f"[{m.ci_low:.3f}, {m.ci_high:.3f}] p={m.p_value:.3g} instructions A/B="

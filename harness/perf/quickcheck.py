@@ -99,8 +99,10 @@ def quickcheck_one(exp: Experiment, session: PerfSession, harness: PerfHarness, 
         scale = 1
     last = attempts[-1]["problem"] if attempts else "not run"
     why = "quickcheck failed" + (" after repairs" if len(attempts) > 1 else "") + f": {last}"
-    return replace(harness, status="dropped", scale=scale, reason=why[:2000], quickcheck=attempts[-1] if attempts else {},
-                   attempts=tuple(attempts), extra={**harness.extra, "messages": messages} if messages else harness.extra)
+    return replace(harness, status="dropped", scale=scale, reason=why[:2000],
+                   quickcheck=attempts[-1] if attempts else {},
+                   attempts=tuple(attempts),
+                   extra={**harness.extra, "messages": messages} if messages else harness.extra)
 
 
 def quickcheck_all(exp: Experiment, harnesses: list[PerfHarness], candidates: dict[str, PerfCandidate],

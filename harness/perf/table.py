@@ -32,7 +32,8 @@ def rows(measurements: list[PerfMeasurement], candidates: dict[str, PerfCandidat
                     "subject": cand.subject if cand else "", "time_a": ta, "time_b": tb, "speedup": m.speedup,
                     "ci": [m.ci_low, m.ci_high], "opt_pct": opt, "opt_ci": [opt_lo, opt_hi],
                     "instr_ratio": m.instr_ratio, "counter": m.counter, "p_value": m.p_value,
-                    "repeats": m.repeats, "metric": "cpu" if cpu else "wall", "admitted": m.admitted, "reason": m.reason})
+                    "repeats": m.repeats, "metric": "cpu" if cpu else "wall", "admitted": m.admitted,
+                    "reason": m.reason})
     return out
 
 

@@ -178,7 +178,8 @@ def quickcheck(ws, exp_name, candidates, backend, min_time, max_time, max_repair
                    "loaded machine); both are recorded.")
 @click.option("--no-pin", is_flag=True, help="Do not pin runs to one CPU.")
 @click.pass_obj
-def measure(ws, exp_name, candidates, backend, repeats, count_repeats, counter, count_fraction, min_speedup, alpha, metric, no_pin):
+def measure(ws, exp_name, candidates, backend, repeats, count_repeats, counter, count_fraction, min_speedup, alpha,
+            metric, no_pin):
     """Time A^ and B interleaved, count instructions, and admit real, significant speed-ups."""
     from harness.perf.measure import MeasureOptions, measure_all
 

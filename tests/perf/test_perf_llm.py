@@ -72,7 +72,8 @@ def test_without_a_model_the_candidate_is_dropped_with_the_reason(tmp_path, monk
     r2e(home, "extract", "-e", "n", "--overwrite", *FILTERS_OFF)
     r2e(home, "perf", "mine", "-e", "n")
     r2e(home, "perf", "harness", "-e", "n")
-    rows = [json.loads(line) for line in (home / "experiments" / "n" / "perf" / "harnesses.jsonl").read_text().splitlines()]
+    path = home / "experiments" / "n" / "perf" / "harnesses.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == 3 and {r["status"] for r in rows} == {"dropped"}
     assert all("no carved samples" in r["reason"] and "no LLM configured" in r["reason"] for r in rows)
 

@@ -53,4 +53,5 @@ def test_hunks_map_to_functions_and_methods():
     spans = function_spans(src)
     assert ("a", 1, 2) in spans and ("K.m", 6, 8) in spans
     assert touched(spans, {2}) == {"a"} and touched(spans, {6}) == {"K.m"} and touched(spans, {3, 4}) == set()
-    assert is_test_path("tests/test_x.py") and is_test_path("pkg/x_test.py") and not is_test_path("pkg/testing_utils.py")
+    assert is_test_path("tests/test_x.py") and is_test_path("pkg/x_test.py")
+    assert not is_test_path("pkg/testing_utils.py")
