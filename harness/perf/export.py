@@ -28,3 +28,19 @@ def tasks(exp: Experiment, measurements: list[PerfMeasurement], candidates: dict
                    "expert_ci": [m.ci_low, m.ci_high], "p_value": m.p_value, "instr_ratio": m.instr_ratio,
                    "counter": m.counter, "success_threshold": 0.95, "subject": cand.subject}))
     return out
+
+
+def harmonic_mean(speedups: list[float]) -> float | None:
+    """GSO's aggregate over a task's workloads: one slow workload drags the mean down."""
+    values = [s for s in speedups if s and s > 0]
+    return len(values) / sum(1 / s for s in values) if values else None
+
+
+def patch_score(patch_speedups: list[float], expert_speedups: list[float],
+                threshold: float = 0.95) -> tuple[float | None, bool]:
+    """(the patch's harmonic-mean speed-up over the expert's, success): success at >= threshold."""
+    patch, expert = harmonic_mean(patch_speedups), harmonic_mean(expert_speedups)
+    if patch is None or expert is None:
+        return None, False
+    score = patch / expert
+    return score, score >= threshold

@@ -55,3 +55,13 @@ def test_hunks_map_to_functions_and_methods():
     assert touched(spans, {2}) == {"a"} and touched(spans, {6}) == {"K.m"} and touched(spans, {3, 4}) == set()
     assert is_test_path("tests/test_x.py") and is_test_path("pkg/x_test.py")
     assert not is_test_path("pkg/testing_utils.py")
+
+
+def test_patch_score_is_relative_to_the_expert():
+    from harness.perf.export import harmonic_mean, patch_score
+
+    assert harmonic_mean([2.0, 2.0]) == 2.0 and round(harmonic_mean([1.0, 3.0]), 3) == 1.5
+    assert patch_score([2.0], [2.0]) == (1.0, True)
+    score, ok = patch_score([1.8], [2.0])
+    assert round(score, 2) == 0.9 and not ok
+    assert patch_score([], [2.0]) == (None, False)
