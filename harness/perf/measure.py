@@ -126,7 +126,10 @@ def measure_one(session: PerfSession, script: str, harness: PerfHarness, cand: P
 
 def measure_all(exp: Experiment, harnesses: list[PerfHarness], candidates: dict[str, PerfCandidate],
                 open_session: Callable[[str], PerfSession], opts: MeasureOptions, *,
-                echo: Callable[[str], None] = lambda s: None) -> list[PerfMeasurement]:
+                echo: Callable[[str], None] = lambda s: None,
+                saved: Callable[[list[PerfMeasurement]], None] = lambda done: None) -> list[PerfMeasurement]:
+    """Measure every passed harness; `saved` gets the results so far after each one (a long run that is
+    interrupted keeps what it measured)."""
     out = []
     for harness in harnesses:
         cand = candidates.get(harness.candidate)
@@ -146,4 +149,5 @@ def measure_all(exp: Experiment, harnesses: list[PerfHarness], candidates: dict[
         else:
             echo(f"measure {m.candidate}: rejected: {m.reason}")
         out.append(m)
+        saved(out)
     return out

@@ -189,10 +189,14 @@ def measure(ws, exp_name, candidates, backend, repeats, count_repeats, counter, 
     opts = MeasureOptions(repeats=repeats, count_repeats=count_repeats, min_speedup=min_speedup, alpha=alpha,
                           counter=counter, pin=not no_pin, metric=metric,
                           count_fraction=count_fraction)
-    with _sessions(exp, backend) as get:
-        made = measure_all(exp, todo, cands, get, opts, echo=click.echo)
     old = exp.perf_records("perf_measurements") if exp.perf_path("perf_measurements").exists() else []
-    exp.write_perf_records("perf_measurements", _merge(old, made, "candidate"))
+
+    def saved(done):
+        exp.write_perf_records("perf_measurements", _merge(old, done, "candidate"))
+
+    with _sessions(exp, backend) as get:
+        made = measure_all(exp, todo, cands, get, opts, echo=click.echo, saved=saved)
+    saved(made)
     click.echo(f"perf measure: {sum(m.admitted for m in made)}/{len(made)} admitted")
 
 
