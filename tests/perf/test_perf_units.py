@@ -65,3 +65,29 @@ def test_patch_score_is_relative_to_the_expert():
     score, ok = patch_score([1.8], [2.0])
     assert round(score, 2) == 0.9 and not ok
     assert patch_score([], [2.0]) == (None, False)
+
+
+def test_benchmarks_that_call_the_function_are_found():
+    from harness.perf.harnesses import benchmarks_calling
+
+    src = '''
+from pkg.stats import summarize
+
+def time_summarize():
+    summarize(list(range(100)))
+
+def time_other():
+    sorted([3, 2, 1])
+
+class Suite:
+    def setup(self):
+        self.xs = list(range(100))
+
+    def time_method(self):
+        pkg.stats.summarize(self.xs)
+
+def test_bench(benchmark):
+    benchmark(summarize, [1, 2])
+'''
+    assert benchmarks_calling(src, "summarize") == ["time_summarize", "Suite.time_method", "test_bench"]
+    assert benchmarks_calling("def broken(:", "summarize") == []
