@@ -1,6 +1,6 @@
 """A small repository with a real git history of performance claims, made in a temporary folder.
 
-    initial            summarize (three passes), checksum, dedupe, and their tests
+    initial            summarize (three passes), checksum, dedupe, their tests and an asv benchmark
     speed-up           "Speed up summarize: square each value once" -- about 3x faster, same answers
     cosmetic           "Speed: rename locals in checksum" -- no change in speed
     wrong              "Make dedupe faster with a set" -- faster, but loses the order (a wrong answer)
@@ -96,6 +96,20 @@ def test_dedupe():
 '''
 
 
+BENCH = '''"""asv-style benchmarks."""
+from pkg.stats import summarize
+
+
+class Summaries:
+    def setup(self):
+        self.xs = [(i * 37) % 101 - 50 for i in range(300)]
+
+    def time_summarize(self):
+        for _ in range(20):
+            summarize(self.xs)
+'''
+
+
 def _git(path: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -114,6 +128,8 @@ def make_perf_repo(path: Path) -> dict[str, str]:
     stats = path / "pkg" / "stats.py"
     stats.write_text(STATS_A)
     (path / "tests" / "test_stats.py").write_text(TESTS)
+    (path / "benchmarks").mkdir()
+    (path / "benchmarks" / "bench_stats.py").write_text(BENCH)
     _git(path, "init", "-q", "-b", "main")
     shas = {"initial": _commit(path, "Statistics helpers with tests")}
     text = stats.read_text()
