@@ -1,6 +1,7 @@
 """Wall time vs process CPU time vs instruction counts, quiet and loaded, for admitted perf candidates.
 
-    python benchmarks/perf_variance.py -e EXP --candidate ID [--repeats 20] [--busy 1] [--out variance.json]
+    python benchmarks/perf_variance.py -e EXP --candidate ID [--repeats 20] [--count-repeats N] [--busy 1]
+        [--out variance.json]
 
 For one candidate whose harness passed `r2e perf quickcheck` (local backend): `repeats` interleaved
 A^/B pairs of timed runs and `repeats` pairs of callgrind counts, first on the quiet machine, then with
@@ -26,7 +27,7 @@ from r2e.experiment import Experiment
 from r2e.workspace import Workspace
 
 
-def series(session, script, cand, scale, count_scale, repeats, cpu):
+def series(session, script, cand, scale, count_scale, repeats, cpu, count_repeats):
     out = {k: [] for k in ("wall_a", "wall_b", "cpu_a", "cpu_b", "instr_a", "instr_b")}
     session.run(script, cand.parent, scale=scale, cpu=cpu), session.run(script, cand.commit, scale=scale, cpu=cpu)
     for _ in range(repeats):
@@ -34,7 +35,7 @@ def series(session, script, cand, scale, count_scale, repeats, cpu):
             r = session.run(script, commit, scale=scale, cpu=cpu)
             out[f"wall_{tag}"].append(r.wall), out[f"cpu_{tag}"].append(r.cpu)
     counter = session.counter()
-    for _ in range(repeats):
+    for _ in range(count_repeats):
         for commit, tag in ((cand.parent, "a"), (cand.commit, "b")):
             n, err, _mode = count_instructions(session, script, commit, count_scale, counter, cpu, 900)
             if n is None:
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("-e", "--exp", required=True)
     ap.add_argument("--candidate", required=True)
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--count-repeats", type=int, default=None, help="counted pairs (default: --repeats)")
     ap.add_argument("--busy", type=int, default=1, help="busy-loop processes for the loaded condition")
     ap.add_argument("--count-fraction", type=float, default=0.1)
     ap.add_argument("--out", default=None)
@@ -76,7 +78,8 @@ def main() -> None:
                 if condition == "loaded" else []
             try:
                 t0 = time.time()
-                data = series(session, script, cand, harness.scale, count_scale, args.repeats, cpu)
+                data = series(session, script, cand, harness.scale, count_scale, args.repeats, cpu,
+                              args.count_repeats or args.repeats)
                 result[condition] = {"series": data, **summary(data), "seconds": round(time.time() - t0, 1),
                                      "loadavg": os.getloadavg()[0]}
             finally:
