@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "normalize": "r2e.commands.normalize_cmd:normalize",
     "scripted-model": "r2e.commands.scripted_model_cmd:scripted_model",
     "tasks": "r2e.commands.tasks_cmd:tasks",
+    "perf": "r2e.commands.perf_cmd:perf",
 }
 
 

@@ -16,6 +16,8 @@ spelled once::
       problems.jsonl                      the exported dataset (r2e export)
       tasks/<repo_id>/                    task making: coverage, clean baseline, one record per candidate
       tasks.jsonl, tasks_summary.json     TaskInstance per valid task, counts and rejections (r2e tasks)
+      perf/                               r2e perf: candidates.jsonl, harnesses.jsonl + harnesses/,
+                                          measurements.jsonl, tasks.jsonl, table.{md,html,json,png}
       report/                             r2e report
       schemas.json                        the schema version each record file was written with
 
@@ -34,7 +36,8 @@ from typing import Callable, Iterable, TypeVar
 
 from r2e.errors import R2EError
 from r2e.fsio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, file_lock
-from r2e.stage_records import BuildResult, FunctionRecord, GenexecRun, HarnessResult, RecordError, TaskInstance
+from r2e.stage_records import (BuildResult, FunctionRecord, GenexecRun, HarnessResult, PerfCandidate,
+                               PerfHarness, PerfMeasurement, PerfTask, RecordError, TaskInstance)
 from r2e.workspace import Manifest, RepoRecord, Workspace, check_experiment_name
 
 T = TypeVar("T")
@@ -50,6 +53,10 @@ SCHEMAS = {
     "problems": 1,
     "tasks": 1,
     "tasks_summary": 1,
+    "perf_candidates": 1,
+    "perf_harnesses": 1,
+    "perf_measurements": 1,
+    "perf_tasks": 1,
 }
 SCHEMAS_FILE = "schemas.json"
 
@@ -64,6 +71,18 @@ MAKERS = {
     "problems": "r2e export -e {exp}",
     "tasks": "r2e tasks mutate -e {exp}",
     "tasks_summary": "r2e tasks mutate -e {exp}",
+    "perf_candidates": "r2e perf mine -e {exp}",
+    "perf_harnesses": "r2e perf harness -e {exp}",
+    "perf_measurements": "r2e perf measure -e {exp}",
+    "perf_tasks": "r2e perf export -e {exp}",
+}
+
+# perf record files: kind -> (file name under perf/, record class)
+PERF_FILES = {
+    "perf_candidates": ("candidates.jsonl", PerfCandidate),
+    "perf_harnesses": ("harnesses.jsonl", PerfHarness),
+    "perf_measurements": ("measurements.jsonl", PerfMeasurement),
+    "perf_tasks": ("tasks.jsonl", PerfTask),
 }
 
 # extracted.jsonl's key order; language-specific keys (C `is_static`) follow
@@ -484,3 +503,37 @@ class Experiment:
             if record is not None:
                 out.append(record)
         return out
+    # ------------------------------------------------------------------ perf
+    @property
+    def perf_dir(self) -> Path:
+        return self.dir / "perf"
+
+    def perf_path(self, kind: str) -> Path:
+        return self.perf_dir / PERF_FILES[kind][0]
+
+    @property
+    def perf_candidates_path(self) -> Path:
+        return self.perf_path("perf_candidates")
+
+    @property
+    def perf_tasks_path(self) -> Path:
+        return self.perf_path("perf_tasks")
+
+    def perf_harness_script(self, candidate_id: str) -> Path:
+        return self.perf_dir / "harnesses" / f"{function_folder(candidate_id)}.py"
+
+    @property
+    def perf_table_dir(self) -> Path:
+        return self.perf_dir / "table"
+
+    def perf_records(self, kind: str) -> list:
+        """The records of one perf stage file (PerfCandidate, PerfHarness, PerfMeasurement or PerfTask)."""
+        path = self.perf_path(kind)
+        self.check_schema(kind, path)
+        return self._read_jsonl(kind, path, PERF_FILES[kind][1].from_dict)
+
+    def write_perf_records(self, kind: str, records: Iterable) -> Path:
+        path = self.perf_path(kind)
+        atomic_write_jsonl(path, [r.to_dict() for r in records])
+        self._stamp(kind)
+        return path

@@ -518,3 +518,137 @@ class TaskInstance:
         out["PASS_TO_PASS"] = json.dumps(list(self.PASS_TO_PASS))
         out["flaky_tests"] = list(self.flaky_tests)
         return {**out, **self.extra}
+
+
+# --------------------------------------------------------------------------------------------- perf
+def _tuples(values: dict, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if key in values:
+            values[key] = tuple(values.get(key) or ())
+
+
+def _lists(out: dict, keys: tuple[str, ...]) -> dict:
+    for key in keys:
+        out[key] = list(out[key])
+    return out
+
+
+@dataclass(frozen=True)
+class PerfCandidate:
+    """A commit that may make code faster (r2e perf mine): perf/candidates.jsonl."""
+
+    id: str  # "<repo_id>@<commit[:12]>"
+    repo: str
+    commit: str  # B, the optimising commit
+    parent: str  # A^, its parent
+    subject: str = ""
+    date: str = ""
+    matched: tuple[str, ...] = ()  # the message patterns that matched
+    functions: tuple[str, ...] = ()  # extracted function ids whose code the diff changes
+    apis: tuple[str, ...] = ()  # their qualified names (module.qualname)
+    files: tuple[str, ...] = ()  # non-test Python files the diff touches
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PerfCandidate":
+        values, extra = _split(cls, data, "perf candidate")
+        _require(values, ("id", "repo", "commit", "parent"), "perf candidate")
+        _tuples(values, ("matched", "functions", "apis", "files"))
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**_lists(out, ("matched", "functions", "apis", "files")), **self.extra}
+
+
+@dataclass(frozen=True)
+class PerfHarness:
+    """One candidate's workload (r2e perf harness / quickcheck): perf/harnesses.jsonl."""
+
+    candidate: str
+    status: str  # generated | passed | dropped
+    function: str | None = None  # the extracted function id the workload calls
+    api: str | None = None
+    source: str | None = None  # carve | benchmarks | llm
+    script: str | None = None  # path relative to the experiment folder
+    scale: int = 1  # SCALE the runner sets: repetitions of the workload per run
+    reason: str | None = None  # why it was dropped
+    quickcheck: dict = field(default_factory=dict)  # per version: wall, ok, digest; equal
+    attempts: tuple[dict, ...] = ()  # each quickcheck try: error and whether it was repaired
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PerfHarness":
+        values, extra = _split(cls, data, "perf harness")
+        _require(values, ("candidate", "status"), "perf harness")
+        _tuples(values, ("attempts",))
+        values["quickcheck"] = dict(values.get("quickcheck") or {})
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**_lists(out, ("attempts",)), **self.extra}
+
+
+@dataclass(frozen=True)
+class PerfMeasurement:
+    """A candidate measured against its parent (r2e perf measure): perf/measurements.jsonl."""
+
+    candidate: str
+    admitted: bool
+    reason: str = ""
+    repeats: int = 0
+    wall_a: tuple[float, ...] = ()  # seconds per run, in run order (interleaved with B)
+    wall_b: tuple[float, ...] = ()
+    cpu_a: tuple[float, ...] = ()  # process CPU seconds
+    cpu_b: tuple[float, ...] = ()
+    counter: str = "none"  # perf | callgrind | none: what counted instructions
+    instr_a: tuple[int, ...] = ()
+    instr_b: tuple[int, ...] = ()
+    speedup: float | None = None  # median(A) / median(B)
+    ci_low: float | None = None  # bootstrap 95 % interval of the speed-up
+    ci_high: float | None = None
+    p_value: float | None = None  # Mann-Whitney U, two-sided, on wall times
+    instr_ratio: float | None = None  # median instructions A / B
+    equal: bool = False  # both versions returned the same result on every run
+    pinned_cpu: int | None = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    SERIES = ("wall_a", "wall_b", "cpu_a", "cpu_b", "instr_a", "instr_b")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PerfMeasurement":
+        values, extra = _split(cls, data, "perf measurement")
+        _require(values, ("candidate", "admitted"), "perf measurement")
+        _tuples(values, cls.SERIES)
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**_lists(out, self.SERIES), **self.extra}
+
+
+@dataclass(frozen=True)
+class PerfTask:
+    """An admitted performance task in GSO's shape (r2e perf export): perf/tasks.jsonl."""
+
+    instance_id: str
+    repo: str
+    base_commit: str  # A^
+    opt_commit: str  # B
+    api: str
+    prob_script: str  # the harness source
+    tests: tuple[str, ...] = ()
+    docker_image: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # speed-up, interval, counter...
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PerfTask":
+        values, extra = _split(cls, data, "perf task")
+        _require(values, ("instance_id", "repo", "base_commit", "opt_commit", "api", "prob_script"), "perf task")
+        _tuples(values, ("tests",))
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**_lists(out, ("tests",)), **self.extra}
