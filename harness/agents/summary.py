@@ -73,6 +73,20 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_charts(summary: dict, folder: Path) -> list[Path]:
+    """PNG charts of a run: resolve rate per repository, and instances per exit reason."""
+    from r2e.report.charts import bar_chart
+
+    repos = summary["per_repo"]
+    exits = summary["per_exit_reason"]
+    return [
+        bar_chart(folder / "resolve_rate.png", list(repos), [100 * row["rate"] for row in repos.values()],
+                  "Resolved per repository", "% resolved", horizontal=True),
+        bar_chart(folder / "exit_reasons.png", [r or "none" for r in exits], [row["n"] for row in exits.values()],
+                  "Exit reasons", "instances"),
+    ]
+
+
 def load_run(path: Path) -> tuple[str, list[dict]]:
     """(exp name, records) of a run folder OUT/EXP (its EXP.jsonl) or of a JSONL file itself."""
     path = Path(path)

@@ -183,12 +183,17 @@ def eval_cmd(ctx, preds, dataset, exp, out, max_workers, backend, eval_timeout, 
 @agent.command("summary")
 @click.argument("run_dir", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="The whole summary as JSON instead of the table.")
-def summary_cmd(run_dir, as_json) -> None:
+@click.option("--charts", "charts_dir", type=click.Path(file_okay=False), default=None,
+              help="Also draw PNG charts (resolve rate per repository, exit reasons) into this folder.")
+def summary_cmd(run_dir, as_json, charts_dir) -> None:
     """The per-repository table of a run (total, resolved, rate, 95% CI, mean steps) as markdown."""
     import json
 
-    from harness.agents.summary import load_run, markdown_table, summarize
+    from harness.agents.summary import draw_charts, load_run, markdown_table, summarize
 
     name, records = load_run(Path(run_dir))
     summary = summarize(records, name)
     click.echo(json.dumps(summary, indent=2) if as_json else markdown_table(summary), nl=as_json)
+    if charts_dir:
+        for path in draw_charts(summary, Path(charts_dir)):
+            click.echo(f"wrote {path}", err=True)

@@ -109,8 +109,11 @@ def test_run_grades_fix_nothing_tamper_and_loop(task_image, llm_server, tmp_path
             assert SECRET not in path.read_text(errors="replace"), path
     assert "***" in records["calc-noop"]["trajectory_steps"][0]["thought"]
     assert not run_labelled(docker_client, "e1-")
-    table = CliRunner().invoke(cli, ["agent", "summary", str(run)])
+    table = CliRunner().invoke(cli, ["agent", "summary", str(run), "--charts", str(tmp_path / "charts")])
     assert table.exit_code == 0 and "| calc | 4 | 1 | 25.0% |" in table.output
+    for chart in ("resolve_rate.png", "exit_reasons.png"):
+        png = (tmp_path / "charts" / chart).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 2000
     # grading the run's own predictions again gives the same verdicts
     again = CliRunner().invoke(cli, ["agent", "eval", str(run / "preds.jsonl"), "--dataset", str(data), "--exp", "re",
                                      "--out", str(out), "--filter", "fix"])
