@@ -63,7 +63,7 @@ def make_instances(root: Path) -> tuple[Path, Path]:
     repo = repos / "nested"
     sha = make_git_repo(repo, {"calc.py": CALC_BUGGY, "runtests.py": RUNTESTS, "tests/test_basic.py": TEST_SUB})
     out.append({
-        "instance_id": "fx__nested-1", "repo": "fx/nested", "base_commit": sha,
+        "instance_id": "fx__nested-1", "repo": "fx/nested", "base_commit": sha, "problem_statement": "Make the tests pass.",
         "dockerfile": _dockerfile("nested", "/testbed/pkg", workdir="/testbed/pkg"),
         "eval_script": "#!/bin/bash\ncd /testbed/pkg\npython runtests.py\n",
         "patch": _diff(repo, {"calc.py": CALC_FIXED}), "test_patch": _diff(repo, {"tests/test_add.py": TEST_ADD}),
@@ -76,7 +76,7 @@ def make_instances(root: Path) -> tuple[Path, Path]:
                                "import pathlib\n\n\ndef test_one():\n"
                                "    pathlib.Path('/testbed/results.txt').write_text('ran')\n"})
     out.append({
-        "instance_id": "fx__withvenv-2", "repo": "fx/withvenv", "base_commit": sha,
+        "instance_id": "fx__withvenv-2", "repo": "fx/withvenv", "base_commit": sha, "problem_statement": "Make the tests pass.",
         "dockerfile": _dockerfile("withvenv", "/testbed", "RUN python -m venv --without-pip /testbed/.venv\n"),
         "eval_script": "#!/bin/bash\ncd /testbed\n.venv/bin/python runtests.py\n",
     })
@@ -85,7 +85,7 @@ def make_instances(root: Path) -> tuple[Path, Path]:
     sha = make_git_repo(repo, {"runtests.py": RUNTESTS, "tests/test_slow.py":
                                "import time\n\n\ndef test_slow():\n    time.sleep(30)\n"})
     out.append({
-        "instance_id": "fx__slow-3", "repo": "fx/slow", "base_commit": sha,
+        "instance_id": "fx__slow-3", "repo": "fx/slow", "base_commit": sha, "problem_statement": "Make the tests pass.",
         "dockerfile": _dockerfile("slow", "/testbed"), "test_cmd": "python runtests.py",
     })
 
@@ -95,7 +95,7 @@ def make_instances(root: Path) -> tuple[Path, Path]:
                                "def test_flaky():\n    seen = pathlib.Path('/tmp/flaky-seen')\n"
                                "    if not seen.exists():\n        seen.touch()\n        raise AssertionError('first run')\n"})
     out.append({
-        "instance_id": "fx__flaky-4", "repo": "fx/flaky", "base_commit": sha,
+        "instance_id": "fx__flaky-4", "repo": "fx/flaky", "base_commit": sha, "problem_statement": "Make the tests pass.",
         "dockerfile": _dockerfile("flaky", "/testbed"),
         "eval_script": "#!/bin/bash\ncd /testbed\npython runtests.py\n",
         "PASS_TO_PASS": ["tests/test_f.py::test_flaky", "tests/test_f.py::test_ok"],
@@ -105,7 +105,7 @@ def make_instances(root: Path) -> tuple[Path, Path]:
     sha = make_git_repo(repo, {"calc.py": CALC_BUGGY, "runtests.py": RUNTESTS, "tests/test_dep.py":
                                "import tinydep\n\n\ndef test_value():\n    assert tinydep.VALUE == 42\n"})
     out.append({
-        "instance_id": "fx__needsdep-5", "repo": "fx/needsdep", "base_commit": sha,
+        "instance_id": "fx__needsdep-5", "repo": "fx/needsdep", "base_commit": sha, "problem_statement": "Make the tests pass.",
         "dockerfile": _dockerfile("needsdep", "/testbed"),
         "eval_script": "#!/bin/bash\ncd /testbed\npython runtests.py\n",
         "patch": _diff(repo, {"calc.py": CALC_FIXED}), "test_patch": _diff(repo, {"tests/test_add.py": TEST_ADD}),

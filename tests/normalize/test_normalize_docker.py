@@ -88,6 +88,15 @@ def test_transferred_entries_are_normalised_and_recorded(batch, docker_client):
     assert any("/results.txt" in n and "after the base eval" in n for n in venv["normalisations"])
     flaky = entries["fx__flaky-4"]
     assert flaky["flaky_tests"] == ["tests/test_f.py::test_flaky"]
+    # the transferred dataset is what `r2e agent run` reads, as is
+    from harness.agents.dataset import load_instances
+
+    agent_rows = {i.instance_id: i for i in load_instances(out / "instances_transferred.json")}
+    assert agent_rows.keys() == entries.keys()
+    for iid, row in agent_rows.items():
+        assert row.docker_image == entries[iid]["docker_image"] and row.eval_script == entries[iid]["eval_script"]
+        f2p = entries[iid].get("FAIL_TO_PASS") or []
+        assert row.workdir == "/testbed" and row.fail_to_pass == tuple(json.loads(f2p) if isinstance(f2p, str) else f2p)
     assert flaky["PASS_TO_PASS"] == ["tests/test_f.py::test_ok"]
     # the image itself: /testbed is the toplevel at base_commit and clean after an eval (git on the host)
     from harness.normalize import engine, gitcheck
