@@ -39,16 +39,17 @@ class EvalScript:
 def install_eval_script(env: Environment, test_command: str, *, runner: str, per_test_timeout: float | None,
                         suite_timeout: float, junit_path: str | None = None) -> EvalScript:
     local = isinstance(env, LocalEnvironment)
-    sandbox = str(sandbox_source()) if local else SANDBOX_DIR
+    # The reporters are copied in on every backend: a local sandbox (bubblewrap) sees only the workdir,
+    # the venv and the read-only host, which need not include where R2E itself is installed.
+    sandbox = f"{env.venv}/r2e-sandbox" if local else SANDBOX_DIR
     path = f"{env.venv}/r2e-run-tests.sh" if local else EVAL_SCRIPT_PATH
     report = f"{env.venv}/r2e-test-report.json" if local else REPORT_PATH
     text = render_eval_script(test_command, runner=runner, workdir=env.workdir, venv=env.venv, report_path=report,
                               per_test_timeout=per_test_timeout, suite_timeout=suite_timeout,
                               sandbox_dir=sandbox, junit_path=junit_path)
-    if not local:
-        env.execute(f"mkdir -p {shlex.quote(SANDBOX_DIR)}", cwd="/")
-        for source in sorted(sandbox_source().glob("r2e_*.py")):
-            env.copy_to(source, f"{SANDBOX_DIR}/{source.name}")
+    env.execute(f"mkdir -p {shlex.quote(sandbox)}", cwd="/")
+    for source in sorted(sandbox_source().glob("r2e_*.py")):
+        env.copy_to(source, f"{sandbox}/{source.name}")
     with tempfile.TemporaryDirectory() as tmp:
         host_copy = Path(tmp) / "run_tests.sh"
         host_copy.write_text(text, encoding="utf-8")

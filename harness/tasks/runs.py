@@ -92,11 +92,11 @@ def covered_lines(env: Environment, timeout: float) -> tuple[dict[str, set[int]]
     """Lines of the repo's files that its test suite executes (pytest under R2E's line tracer):
     ({relative path: lines}, a note when the run went wrong)."""
     local = isinstance(env, LocalEnvironment)
-    tracer = str(TRACE_SCRIPT) if local else TRACE_IN_ENV
+    # copied in on every backend: a local sandbox need not see where R2E is installed
+    tracer = f"{env.venv}/r2e-line-trace.py" if local else TRACE_IN_ENV
     out = f"{env.venv}/r2e-line-trace.json" if local else "/tmp/r2e-line-trace.json"
-    if not local:
-        env.execute(f"mkdir -p {shlex.quote(str(Path(TRACE_IN_ENV).parent))}", cwd="/")
-        env.copy_to(TRACE_SCRIPT, TRACE_IN_ENV)
+    env.execute(f"mkdir -p {shlex.quote(str(Path(tracer).parent))}", cwd="/")
+    env.copy_to(TRACE_SCRIPT, tracer)
     command = (f"rm -f {shlex.quote(out)}; R2E_TEST_TIMEOUT= python {shlex.quote(tracer)} {shlex.quote(out)} . "
                f"{shlex.quote(env.venv)} -- -m pytest -q -p no:cacheprovider || true")
     res = env.execute(command, timeout=timeout)
