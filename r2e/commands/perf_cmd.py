@@ -6,6 +6,8 @@ from contextlib import contextmanager
 
 import click
 
+from r2e.cli_types import FiniteFloat
+
 from r2e.errors import R2EUsageError
 from r2e.llm.options import llm_options
 from r2e.workspace import Workspace
@@ -131,9 +133,9 @@ def harness(ws, exp_name, candidates, sources, model, base_url, max_tokens, llm_
 @click.option("-e", "--exp", "exp_name", required=True, help="Experiment name.")
 @click.option("--candidate", "candidates", multiple=True, help="Only this candidate id (repeatable).")
 @click.option("--backend", type=click.Choice(["docker", "local"]), default="local", show_default=True)
-@click.option("--min-time", type=click.FloatRange(min=0.001), default=0.05, show_default=True,
+@click.option("--min-time", type=FiniteFloat(min=0.001), default=0.05, show_default=True,
               help="Seconds a workload must take at least (it is scaled up first).")
-@click.option("--max-time", type=click.FloatRange(min=0.01), default=5.0, show_default=True)
+@click.option("--max-time", type=FiniteFloat(min=0.01), default=5.0, show_default=True)
 @click.option("--max-repairs", type=click.IntRange(min=0), default=2, show_default=True,
               help="LLM repairs of a failing workload (LLM workloads only).")
 @llm_options
@@ -167,11 +169,11 @@ def quickcheck(ws, exp_name, candidates, backend, min_time, max_time, max_repair
               help="Pairs run under the instruction counter.")
 @click.option("--counter", type=click.Choice(["auto", "perf", "callgrind", "none"]), default="auto",
               show_default=True, help="Instruction counter (auto: perf where the kernel allows it, else callgrind).")
-@click.option("--count-fraction", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=0.25,
+@click.option("--count-fraction", type=FiniteFloat(min=0.0, max=1.0, min_open=True), default=0.25,
               show_default=True, help="Counted runs use this fraction of the workload's SCALE (counts are "
                                       "deterministic; valgrind is ~50x slower than the timed runs).")
-@click.option("--min-speedup", type=click.FloatRange(min=1.0), default=1.1, show_default=True)
-@click.option("--alpha", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=0.05, show_default=True,
+@click.option("--min-speedup", type=FiniteFloat(min=1.0), default=1.1, show_default=True)
+@click.option("--alpha", type=FiniteFloat(min=0.0, max=1.0, min_open=True), default=0.05, show_default=True,
               help="Significance level of the Mann-Whitney U test.")
 @click.option("--metric", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
               help="Times the speed-up is computed on: wall clock, or the process's CPU time (steadier on a "

@@ -10,14 +10,15 @@ CASES = [
     ("genexec", "--timeout-per-test"), ("genexec", "--temperature"), ("execute", "--timeout-per-test"),
     ("export", "--min-cov"), ("carve", "--suite-timeout"), ("build", "--timeout-per-task"),
     ("build", "--test-timeout"), ("build", "--min-pass-ratio"), ("build", "--min-free-gb"),
-    ("setup", "--clone-timeout"),
+    ("setup", "--clone-timeout"), ("perf quickcheck", "--min-time"), ("perf measure", "--count-fraction"),
+    ("perf measure", "--min-speedup"),
 ]
 
 
 @pytest.mark.parametrize("command,option", CASES)
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_values_are_usage_errors(tmp_path, command, option, value):
-    args = ["--home", str(tmp_path / "home"), command, "-e", "x", f"{option}={value}"]
+    args = ["--home", str(tmp_path / "home"), *command.split(), "-e", "x", f"{option}={value}"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
     assert option in result.output and "Traceback" not in result.output
